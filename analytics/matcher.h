@@ -1,0 +1,58 @@
+// Campaign, term, policymaker and coalition matching (design §5). Pure computation: a Post and
+// the configuration in, a Match out. Immutable after construction, so one Matcher is shared by
+// every thread; a config reload builds a new one.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "config/config.h"
+#include "core/model.h"
+
+namespace chorus::analytics {
+
+struct Match {
+  std::vector<std::string> campaigns;                         // names, config order
+  std::vector<std::pair<std::string, std::string>> terms;     // (campaign, term) pairs
+  std::vector<std::string> mentioned_policymakers;            // policymaker ids, config order
+  std::string coalition_member;                               // member id when the author is one
+  std::string author_policymaker;                             // policymaker id when the author is one
+
+  // True when the post concerns the configuration at all and is worth storing.
+  bool relevant() const {
+    return !campaigns.empty() || !mentioned_policymakers.empty() || !author_policymaker.empty() ||
+           !coalition_member.empty();
+  }
+};
+
+class Matcher {
+ public:
+  explicit Matcher(const config::Config& config);
+  Match Evaluate(const Post& post) const;
+
+ private:
+  struct CampaignTerms {
+    std::string name;
+    std::vector<std::string> hashtags;        // normalized
+    std::vector<std::string> keywords;        // as configured (the term label)
+    std::vector<std::string> keywords_lower;  // for matching
+  };
+  struct PersonAccounts {
+    std::string id;
+    std::vector<std::pair<Platform, std::string>> accounts;
+  };
+  static const std::string* AccountOn(const PersonAccounts& p, Platform platform);
+
+  std::vector<CampaignTerms> campaigns_;
+  std::vector<PersonAccounts> policymakers_;
+  std::vector<PersonAccounts> coalition_;
+};
+
+// ASCII lower-casing (hashtags and handles are compared this way; non-ASCII bytes are kept).
+std::string AsciiLower(std::string_view s);
+
+// True when `phrase_lower` occurs in `text_lower` with word boundaries on both sides.
+bool ContainsPhrase(std::string_view text_lower, std::string_view phrase_lower);
+
+}  // namespace chorus::analytics

@@ -1,0 +1,134 @@
+#include "collectors/mastodon_collector.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cstdlib>
+#include <set>
+
+#include "collectors/mastodon_parser.h"
+
+namespace chorus::collectors {
+namespace {
+
+uint64_t ParseId(std::string_view s) {
+  uint64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  return ec == std::errc() && p == s.data() + s.size() ? v : 0;
+}
+
+class MastodonCollector final : public Collector {
+ public:
+  MastodonCollector(const config::Source& source, std::vector<std::string> hashtags,
+                    std::unique_ptr<HttpTransport> transport, std::string token)
+      : source_(source),
+        home_domain_(HostOf(source.base_url)),
+        transport_(std::move(transport)),
+        token_(std::move(token)) {
+    for (size_t i = 0; i < hashtags.size(); i += kMastodonTagsPerQuery) {
+      Query q;
+      const size_t end = std::min(hashtags.size(), i + kMastodonTagsPerQuery);
+      q.hashtags.assign(hashtags.begin() + i, hashtags.begin() + end);
+      q.key = "tags";
+      for (const auto& t : q.hashtags) {
+        q.key += ":" + t;
+        q.description += (q.description.empty() ? "#" : " #") + t;
+      }
+      queries_.push_back(std::move(q));
+    }
+  }
+
+  const std::vector<Query>& queries() const override { return queries_; }
+
+  FetchResult FetchPage(const Query& query, const PageRequest& req) override {
+    FetchResult out;
+    const uint64_t newest = ParseId(req.cursor);
+    uint64_t min_id;
+    if (!req.page_token.empty()) {
+      min_id = ParseId(req.page_token);
+    } else if (newest > 0) {
+      const int64_t from = MastodonTimeMsFromId(newest) - source_.overlap_ms;
+      min_id = MastodonIdFromTimeMs(std::max<int64_t>(from, 0));
+    } else {
+      min_id = MastodonIdFromTimeMs(std::max<int64_t>(req.now_ms - source_.backfill_ms, 0));
+    }
+
+    std::string path = "/api/v1/timelines/tag/" + UrlEncode(query.hashtags.front()) +
+                       "?limit=" + std::to_string(source_.page_limit) +
+                       "&min_id=" + std::to_string(min_id);
+    for (size_t i = 1; i < query.hashtags.size(); ++i) path += "&any[]=" + UrlEncode(query.hashtags[i]);
+    HeaderList headers;
+    if (!token_.empty()) headers.emplace_back("Authorization", "Bearer " + token_);
+
+    auto res = transport_->Get(path, headers);
+    if (!res) {
+      out.error = res.error();
+      return out;
+    }
+    out.http_status = res->status;
+    const auto rl = ParseMastodonRateLimit(res->Header("x-ratelimit-limit"),
+                                           res->Header("x-ratelimit-remaining"),
+                                           res->Header("x-ratelimit-reset"));
+    out.rate = {rl.limit, rl.remaining, rl.reset_at_ms};
+
+    const int status = res->status;
+    if (status == 404) {
+      // The docs say an unknown tag is 404; the code answers 200 []. Both mean "nothing yet".
+      out.cursor = req.cursor;
+      return out;
+    }
+    if (status != 200) {
+      std::string detail = ParseMastodonError(res->body);
+      if (detail.empty()) detail = "HTTP " + std::to_string(status);
+      if (status == 429) out.error = Error::RateLimited(detail);
+      else if (status == 401 || status == 403) out.error = Error::Unauthenticated(detail);
+      else out.error = Error::Unavailable("HTTP " + std::to_string(status) + ": " + detail);
+      return out;
+    }
+    auto page = ParseMastodonStatuses(res->body, home_domain_);
+    if (!page) {
+      out.error = page.error();
+      return out;
+    }
+    uint64_t page_max = 0;
+    for (const auto& p : *page) page_max = std::max(page_max, ParseId(p.local_id));
+    out.cursor = std::to_string(std::max(newest, page_max));
+    if (newest == 0 && page_max == 0) out.cursor = "";
+    // A full page means more may follow above its newest id; a short page ends the poll.
+    if (page->size() >= static_cast<size_t>(source_.page_limit) && page_max > min_id) {
+      out.next_page_token = std::to_string(page_max);
+    }
+    out.posts = std::move(*page);
+    return out;
+  }
+
+ private:
+  config::Source source_;
+  std::string home_domain_;
+  std::vector<Query> queries_;
+  std::unique_ptr<HttpTransport> transport_;
+  std::string token_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Collector>> MakeMastodonCollector(const config::Source& source,
+                                                         const config::Config& config,
+                                                         std::unique_ptr<HttpTransport> transport) {
+  // Every campaign hashtag, once, in a stable order so query keys (and cursors) survive reloads
+  // that only reorder the config.
+  std::set<std::string> tags;
+  for (const auto& c : config.campaigns) tags.insert(c.hashtags.begin(), c.hashtags.end());
+  std::string token;
+  if (!source.token_env.empty()) {
+    const char* v = std::getenv(source.token_env.c_str());
+    if (v == nullptr || *v == '\0') {
+      return Fail(Error::Unauthenticated("source '" + source.name + "': environment variable " +
+                                         source.token_env + " is not set"));
+    }
+    token = v;
+  }
+  return std::unique_ptr<Collector>(new MastodonCollector(
+      source, std::vector<std::string>(tags.begin(), tags.end()), std::move(transport), std::move(token)));
+}
+
+}  // namespace chorus::collectors

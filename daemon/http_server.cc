@@ -1,0 +1,145 @@
+#include "daemon/http_server.h"
+
+#include <httplib.h>
+
+#include <charconv>
+
+#include "core/log.h"
+
+namespace chorus::daemon {
+namespace {
+
+constexpr int kWorkerThreads = 16;
+
+std::string JsonError(std::string_view message) {
+  std::string out = "{\"error\":\"";
+  for (char c : message) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    if (static_cast<unsigned char>(c) < 0x20) continue;
+    out.push_back(c);
+  }
+  return out + "\"}";
+}
+
+}  // namespace
+
+Result<std::pair<std::string, int>> SplitHostPort(const std::string& listen) {
+  std::string host;
+  std::string_view port_text;
+  if (!listen.empty() && listen.front() == '[') {
+    const size_t close = listen.find(']');
+    if (close == std::string::npos || close + 1 >= listen.size() || listen[close + 1] != ':') {
+      return Fail(Error::InvalidArgument("listen address must be host:port: " + listen));
+    }
+    host = listen.substr(1, close - 1);
+    port_text = std::string_view(listen).substr(close + 2);
+  } else {
+    const size_t colon = listen.rfind(':');
+    if (colon == std::string::npos || colon == 0) {
+      return Fail(Error::InvalidArgument("listen address must be host:port: " + listen));
+    }
+    host = listen.substr(0, colon);
+    port_text = std::string_view(listen).substr(colon + 1);
+  }
+  int port = -1;
+  auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec != std::errc() || p != port_text.data() + port_text.size() || port < 0 || port > 65535) {
+    return Fail(Error::InvalidArgument("bad port in listen address: " + listen));
+  }
+  return std::make_pair(host, port);
+}
+
+struct HttpServer::Impl {
+  HttpHandlers handlers;
+  httplib::Server server;
+  std::thread thread;
+};
+
+HttpServer::HttpServer(HttpHandlers handlers) : impl_(std::make_unique<Impl>()) {
+  impl_->handlers = std::move(handlers);
+  auto& svr = impl_->server;
+  svr.new_task_queue = [] { return new httplib::ThreadPool(kWorkerThreads); };
+  svr.set_keep_alive_max_count(10);
+  svr.set_keep_alive_timeout(1);
+  svr.set_read_timeout(5, 0);
+  svr.set_write_timeout(5, 0);
+  svr.set_payload_max_length(1 << 20);
+
+  const HttpHandlers& h = impl_->handlers;
+  svr.Get("/metrics", [&h](const httplib::Request&, httplib::Response& res) {
+    res.set_content(h.metrics(), "text/plain; version=0.0.4; charset=utf-8");
+  });
+  svr.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("ok\n", "text/plain");
+  });
+  svr.Get("/readyz", [&h](const httplib::Request&, httplib::Response& res) {
+    const bool ok = h.ready();
+    res.status = ok ? 200 : 503;
+    res.set_content(ok ? "ready\n" : "not ready\n", "text/plain");
+  });
+  svr.Get("/", [&h](const httplib::Request&, httplib::Response& res) {
+    res.set_content(h.status_page(), "text/html; charset=utf-8");
+  });
+  svr.Get("/api/v1/campaigns", [&h](const httplib::Request& req, httplib::Response& res) {
+    if (!req.params.empty()) {
+      res.status = 400;
+      res.set_content(JsonError("unknown query parameter '" + req.params.begin()->first + "'"),
+                      "application/json");
+      return;
+    }
+    res.set_content(h.campaigns_json(), "application/json");
+  });
+  svr.Post("/-/reload", [&h](const httplib::Request&, httplib::Response& res) {
+    auto r = h.reload();
+    if (r) {
+      res.set_content("{\"status\":\"reloaded\"}", "application/json");
+    } else {
+      res.status = r.error().code == ErrorCode::kInvalidArgument ? 400 : 500;
+      res.set_content(JsonError(r.error().message), "application/json");
+    }
+  });
+  svr.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (res.status == 404 && res.body.empty()) {
+      res.set_content(JsonError("no such endpoint: " + req.path), "application/json");
+    }
+  });
+  svr.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+    std::string what = "unknown";
+    try {
+      if (ep) std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    LogError("http: handler for " + req.path + " failed: " + what);
+    res.status = 500;
+    res.set_content(JsonError("internal error"), "application/json");
+  });
+}
+
+HttpServer::~HttpServer() { Stop(); }
+
+Result<void> HttpServer::Start(const std::string& listen) {
+  auto hp = SplitHostPort(listen);
+  if (!hp) return Fail(hp.error());
+  auto& svr = impl_->server;
+  if (hp->second == 0) {
+    port_ = svr.bind_to_any_port(hp->first);
+  } else {
+    port_ = svr.bind_to_port(hp->first, hp->second) ? hp->second : -1;
+  }
+  if (port_ <= 0) {
+    return Fail(Error::Unavailable("cannot listen on " + listen + " (address in use or not local?)"));
+  }
+  impl_->thread = std::thread([this] { impl_->server.listen_after_bind(); });
+  return {};
+}
+
+void HttpServer::Stop() {
+  if (impl_ && impl_->thread.joinable()) {
+    impl_->server.stop();
+    impl_->thread.join();
+  }
+}
+
+}  // namespace chorus::daemon

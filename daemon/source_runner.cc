@@ -1,0 +1,189 @@
+#include "daemon/source_runner.h"
+
+#include <boost/asio/post.hpp>
+
+#include <chrono>
+
+#include "core/log.h"
+#include "store/store.h"
+
+namespace chorus::daemon {
+namespace {
+constexpr int64_t kRateLimitFallbackMs = 60'000;
+}
+
+SourceRunner::SourceRunner(boost::asio::io_context& io, boost::asio::thread_pool& pool,
+                           config::Source source, std::unique_ptr<collectors::Collector> collector,
+                           ingest::Ingester& ingester, store::Store& store, Metrics& metrics,
+                           const Clock& clock)
+    : io_(io),
+      pool_(pool),
+      source_(std::move(source)),
+      platform_(PlatformName(source_.platform)),
+      collector_(std::move(collector)),
+      ingester_(ingester),
+      store_(store),
+      metrics_(metrics),
+      clock_(clock),
+      timer_(io),
+      rng_(std::random_device{}()) {
+  status_.name = source_.name;
+  status_.platform = platform_;
+}
+
+double SourceRunner::Random() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_); }
+
+void SourceRunner::Start() {
+  // A small random delay spreads the first polls of many sources.
+  Schedule(static_cast<int64_t>(Random() * 500));
+}
+
+void SourceRunner::Stop(std::function<void()> on_stopped) {
+  stopping_ = true;
+  timer_.cancel();
+  if (in_flight_) {
+    on_stopped_ = std::move(on_stopped);
+  } else {
+    boost::asio::post(io_, std::move(on_stopped));
+  }
+}
+
+SourceStatus SourceRunner::status() const {
+  std::lock_guard lock(status_mu_);
+  SourceStatus s = status_;
+  s.rate_remaining = budget_.remaining();
+  return s;
+}
+
+void SourceRunner::Schedule(int64_t delay_ms) {
+  if (stopping_) return;
+  timer_.expires_after(std::chrono::milliseconds(std::max<int64_t>(delay_ms, 0)));
+  timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    if (!ec && !self->stopping_) self->RunPoll();
+  });
+}
+
+void SourceRunner::RunPoll() {
+  in_flight_ = true;
+  boost::asio::post(pool_, [self = shared_from_this()] {
+    PollOutcome outcome;
+    try {
+      outcome = self->PollAll();
+    } catch (const std::exception& e) {
+      outcome.failed = true;
+      outcome.error = std::string("unexpected exception: ") + e.what();
+    }
+    boost::asio::post(self->io_, [self, outcome] { self->OnPollDone(outcome); });
+  });
+}
+
+SourceRunner::PollOutcome SourceRunner::PollAll() {
+  PollOutcome outcome;
+  for (const auto& q : collector_->queries()) {
+    if (stopping_ || !PollQuery(q, &outcome)) break;
+  }
+  return outcome;
+}
+
+bool SourceRunner::PollQuery(const collectors::Query& q, PollOutcome* outcome) {
+  const std::string cursor_key = store::CursorKey(source_.name, q.key);
+  auto stored = store_.GetCursor(cursor_key);
+  if (!stored) {
+    outcome->failed = true;
+    outcome->error = stored.error().ToString();
+    return false;
+  }
+  collectors::PageRequest req;
+  req.cursor = stored->value_or("");
+  while (!stopping_) {
+    const int64_t now = clock_.NowMs();
+    if (const int64_t wait = budget_.WaitMs(now); wait > 0) {
+      outcome->retry_at_ms = now + wait;
+      return false;
+    }
+    req.now_ms = now;
+    const auto t0 = std::chrono::steady_clock::now();
+    collectors::FetchResult page = collector_->FetchPage(q, req);
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    metrics_.ObservePollDuration(source_.name, secs);
+    metrics_.IncRequests(source_.name, page.http_status ? std::to_string(page.http_status) : "error");
+    budget_.Update(page.rate, clock_.NowMs());
+    if (page.rate.remaining) metrics_.SetRateLimitRemaining(source_.name, static_cast<double>(*page.rate.remaining));
+
+    if (page.error) {
+      const Error& e = *page.error;
+      if (e.code == ErrorCode::kRateLimited) {
+        budget_.OnRateLimited(page.rate, clock_.NowMs(), kRateLimitFallbackMs);
+        outcome->retry_at_ms = clock_.NowMs() + budget_.WaitMs(clock_.NowMs());
+        LogWarn("source=" + source_.name + " query=\"" + q.description +
+                "\" rate limited (429); waiting " + std::to_string(budget_.WaitMs(clock_.NowMs()) / 1000) +
+                "s for the window to reset");
+        return false;
+      }
+      if (e.code == ErrorCode::kParse) metrics_.IncParseErrors(source_.name);
+      outcome->failed = true;
+      outcome->error = e.ToString();
+      LogWarn("source=" + source_.name + " query=\"" + q.description + "\" page skipped: " +
+              e.ToString() + (e.code == ErrorCode::kParse ? " (counted in chorus_source_parse_errors_total)" : ""));
+      // Without any response the server is unreachable: the other queries would fail alike.
+      return page.http_status != 0;
+    }
+
+    std::map<std::string, std::string> cursors;
+    if (!page.cursor.empty() && page.cursor != req.cursor) cursors[cursor_key] = page.cursor;
+    auto applied = ingester_.ApplyPage(page.posts, cursors, clock_.NowMs());
+    if (!applied) {
+      outcome->failed = true;
+      outcome->error = applied.error().ToString();
+      LogError("source=" + source_.name + " cannot store page: " + applied.error().ToString());
+      return false;
+    }
+    metrics_.AddCounters(applied->counter_deltas);
+    if (applied->new_posts > 0 || applied->updated_posts > 0) {
+      LogDebug("source=" + source_.name + " query=\"" + q.description + "\" page: " +
+               std::to_string(applied->new_posts) + " new, " + std::to_string(applied->updated_posts) +
+               " updated");
+    }
+    if (!page.cursor.empty()) req.cursor = page.cursor;
+    if (page.next_page_token.empty()) return true;
+    req.page_token = page.next_page_token;
+  }
+  return false;
+}
+
+void SourceRunner::OnPollDone(const PollOutcome& outcome) {
+  in_flight_ = false;
+  const int64_t now = clock_.NowMs();
+  int failures;
+  {
+    std::lock_guard lock(status_mu_);
+    status_.polled = true;
+    if (outcome.failed) {
+      ++status_.consecutive_failures;
+      status_.up = false;
+      status_.last_error = outcome.error;
+    } else if (outcome.retry_at_ms == 0) {
+      status_.consecutive_failures = 0;
+      status_.up = true;
+      status_.last_success_ms = now;
+      status_.last_error.clear();
+    }
+    failures = status_.consecutive_failures;
+  }
+  if (outcome.failed) {
+    metrics_.SetSourceUp(source_.name, platform_, false);
+  } else if (outcome.retry_at_ms == 0) {
+    metrics_.SetSourceUp(source_.name, platform_, true);
+    metrics_.SetLastSuccess(source_.name, static_cast<double>(now) / 1000.0);
+  }
+  if (stopping_) {
+    if (on_stopped_) boost::asio::post(io_, std::exchange(on_stopped_, nullptr));
+    return;
+  }
+  int64_t delay = JitteredIntervalMs(source_.poll_interval_ms, Random());
+  if (outcome.failed) delay = BackoffDelayMs(failures, BackoffPolicy{}, Random());
+  if (outcome.retry_at_ms > 0) delay = std::max<int64_t>(outcome.retry_at_ms - now, 0) + 50;
+  Schedule(delay);
+}
+
+}  // namespace chorus::daemon

@@ -1,0 +1,88 @@
+// Polls one configured source on a schedule: timer on the daemon's io_context, the blocking HTTP
+// and store work on a worker pool, never on the event loop.
+//
+// One poll at a time per source: its queries are walked in turn, page by page, each page
+// committed with its cursor before the next is asked for. Between polls the runner waits the
+// jittered poll interval, an exponential backoff after a failure, or until the rate-limit window
+// resets when the budget is spent. Stop() lets an in-flight poll finish its current page and then
+// reports back, which is how the daemon drains. Methods are called on the io_context thread.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+
+#include "collectors/collector.h"
+#include "config/config.h"
+#include "core/time.h"
+#include "daemon/metrics.h"
+#include "daemon/schedule.h"
+#include "ingest/ingester.h"
+
+namespace chorus::daemon {
+
+// What the status page shows about a source.
+struct SourceStatus {
+  std::string name;
+  std::string platform;
+  bool up = false;
+  bool polled = false;
+  int consecutive_failures = 0;
+  int64_t last_success_ms = 0;
+  std::string last_error;
+  std::optional<int64_t> rate_remaining;
+};
+
+class SourceRunner : public std::enable_shared_from_this<SourceRunner> {
+ public:
+  SourceRunner(boost::asio::io_context& io, boost::asio::thread_pool& pool, config::Source source,
+               std::unique_ptr<collectors::Collector> collector, ingest::Ingester& ingester,
+               store::Store& store, Metrics& metrics, const Clock& clock);
+
+  void Start();
+  // Cancels the timer; `on_stopped` runs on the io_context once no poll is in flight.
+  void Stop(std::function<void()> on_stopped);
+  SourceStatus status() const;
+  const std::string& name() const { return source_.name; }
+
+ private:
+  struct PollOutcome {
+    bool failed = false;
+    int64_t retry_at_ms = 0;  // set when the rate-limit budget or a 429 says when to come back
+    std::string error;
+  };
+  void Schedule(int64_t delay_ms);
+  void RunPoll();                 // on the io_context: hand the poll to the pool
+  PollOutcome PollAll();          // on a worker thread
+  bool PollQuery(const collectors::Query& q, PollOutcome* outcome);  // false: stop this poll
+  void OnPollDone(const PollOutcome& outcome);
+  double Random();
+
+  boost::asio::io_context& io_;
+  boost::asio::thread_pool& pool_;
+  const config::Source source_;
+  const std::string platform_;
+  std::unique_ptr<collectors::Collector> collector_;
+  ingest::Ingester& ingester_;
+  store::Store& store_;
+  Metrics& metrics_;
+  const Clock& clock_;
+  boost::asio::steady_timer timer_;
+  RateBudget budget_;
+  std::mt19937_64 rng_;
+  std::atomic<bool> stopping_{false};
+  bool in_flight_ = false;
+  std::function<void()> on_stopped_;
+
+  mutable std::mutex status_mu_;
+  SourceStatus status_;
+};
+
+}  // namespace chorus::daemon

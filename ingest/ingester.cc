@@ -1,0 +1,161 @@
+#include "ingest/ingester.h"
+
+#include <unordered_map>
+
+#include "core/counter_key.h"
+
+namespace chorus::ingest {
+namespace {
+
+constexpr int64_t kMinuteMs = 60'000;
+
+struct Deltas {
+  store::Batch* batch;
+  void Counter(const char* name, std::vector<std::pair<std::string, std::string>> labels, int64_t d) {
+    if (d <= 0) return;
+    batch->counter_deltas[CounterKey{name, std::move(labels)}.Encode()] += d;
+  }
+  void Series(std::string_view metric, std::string_view campaign, std::string_view platform,
+              std::string_view term, int64_t created_ms, int64_t d) {
+    if (d <= 0) return;
+    const int64_t bucket_s = (created_ms >= 0 ? created_ms / kMinuteMs : (created_ms - kMinuteMs + 1) / kMinuteMs) * 60;
+    batch->series_deltas[store::SeriesKey(metric, campaign, platform, term, bucket_s)] += d;
+  }
+};
+
+void AddEngagement(Deltas& d, const std::vector<std::string>& campaigns, std::string_view platform,
+                   int64_t created_ms, const Engagement& delta) {
+  const std::pair<const char*, int64_t> kinds[] = {
+      {"like", delta.likes}, {"repost", delta.reposts}, {"reply", delta.replies}, {"quote", delta.quotes}};
+  int64_t total = 0;
+  for (const auto& [kind, v] : kinds) {
+    if (v <= 0) continue;
+    total += v;
+    for (const auto& c : campaigns) {
+      d.Counter(kEngagementTotal, {{"campaign", c}, {"platform", std::string(platform)}, {"kind", kind}}, v);
+      d.Series(std::string("engagement_") + kind, c, platform, "", created_ms, v);
+    }
+  }
+  for (const auto& c : campaigns) d.Series("engagement", c, platform, "", created_ms, total);
+}
+
+Engagement PositiveDelta(const Engagement& before, const Engagement& after) {
+  auto pos = [](int64_t b, int64_t a) { return a > b ? a - b : 0; };
+  return {pos(before.likes, after.likes), pos(before.reposts, after.reposts),
+          pos(before.replies, after.replies), pos(before.quotes, after.quotes)};
+}
+
+Engagement HighWater(const Engagement& a, const Engagement& b) {
+  return {std::max(a.likes, b.likes), std::max(a.reposts, b.reposts),
+          std::max(a.replies, b.replies), std::max(a.quotes, b.quotes)};
+}
+
+}  // namespace
+
+Ingester::Ingester(store::Store& store, std::shared_ptr<const analytics::Matcher> matcher)
+    : store_(store), matcher_(std::move(matcher)) {}
+
+void Ingester::SetMatcher(std::shared_ptr<const analytics::Matcher> matcher) {
+  std::lock_guard lock(mu_);
+  matcher_ = std::move(matcher);
+}
+
+Result<PageOutcome> Ingester::ApplyPage(const std::vector<Post>& posts,
+                                        const std::map<std::string, std::string>& cursors,
+                                        int64_t now_ms) {
+  std::lock_guard lock(mu_);
+  PageOutcome out;
+  out.posts_in_page = static_cast<int>(posts.size());
+
+  // A page may repeat a post (a boost next to its original): the last copy wins.
+  std::vector<const Post*> unique;
+  std::unordered_map<std::string_view, size_t> index;
+  for (const auto& p : posts) {
+    auto [it, inserted] = index.emplace(p.key, unique.size());
+    if (inserted) unique.push_back(&p);
+    else unique[it->second] = &p;
+  }
+  std::vector<std::string> keys;
+  keys.reserve(unique.size());
+  for (const Post* p : unique) keys.push_back(p->key);
+  auto existing = store_.GetPosts(keys);
+  if (!existing) return Fail(existing.error());
+
+  store::Batch batch;
+  Deltas d{&batch};
+  for (size_t i = 0; i < unique.size(); ++i) {
+    const Post& post = *unique[i];
+    const std::string platform(PlatformName(post.platform));
+    const auto& known = (*existing)[i];
+    if (known) {
+      const Engagement delta = PositiveDelta(known->post.engagement, post.engagement);
+      if (delta == Engagement{}) continue;
+      store::StoredPost updated = *known;
+      const Engagement high = HighWater(known->post.engagement, post.engagement);
+      updated.post = post;
+      updated.post.engagement = high;
+      updated.post.author_followers = known->post.author_followers;  // reach is fixed at first sight
+      updated.last_seen_ms = now_ms;
+      AddEngagement(d, known->campaigns, platform, known->post.created_at_ms, delta);
+      batch.posts.push_back(std::move(updated));
+      ++out.updated_posts;
+      continue;
+    }
+
+    const analytics::Match m = matcher_->Evaluate(post);
+    if (!m.relevant()) {
+      ++out.irrelevant_posts;
+      continue;
+    }
+    store::StoredPost sp;
+    sp.post = post;
+    sp.first_seen_ms = sp.last_seen_ms = now_ms;
+    sp.campaigns = m.campaigns;
+    sp.policymakers = m.mentioned_policymakers;
+    for (const auto& [campaign, term] : m.terms) sp.terms.push_back(campaign + '\x1f' + term);
+
+    const int64_t created = post.created_at_ms;
+    for (const auto& c : m.campaigns) {
+      d.Counter(kPostsTotal, {{"campaign", c}, {"platform", platform}}, 1);
+      d.Counter(kPotentialReachTotal, {{"campaign", c}, {"platform", platform}}, post.author_followers);
+      d.Series("posts", c, platform, "", created, 1);
+      d.Series("reach", c, platform, "", created, post.author_followers);
+    }
+    for (const auto& [c, term] : m.terms) {
+      d.Counter(kTermPostsTotal, {{"campaign", c}, {"term", term}, {"platform", platform}}, 1);
+      d.Series("posts", c, platform, term, created, 1);
+    }
+    AddEngagement(d, m.campaigns, platform, created, post.engagement);
+    for (const auto& pm : m.mentioned_policymakers) {
+      if (m.campaigns.empty()) {
+        d.Counter(kPolicymakerMentionsTotal, {{"policymaker", pm}, {"platform", platform}, {"campaign", ""}}, 1);
+      }
+      for (const auto& c : m.campaigns) {
+        d.Counter(kPolicymakerMentionsTotal, {{"policymaker", pm}, {"platform", platform}, {"campaign", c}}, 1);
+      }
+    }
+    // A policymaker's own post carrying a campaign hashtag is a response (design §5).
+    if (!m.author_policymaker.empty()) {
+      for (const auto& c : m.campaigns) {
+        d.Counter(kPolicymakerResponsesTotal,
+                  {{"policymaker", m.author_policymaker}, {"campaign", c}, {"platform", platform}}, 1);
+      }
+    }
+    if (!m.coalition_member.empty()) {
+      for (const auto& c : m.campaigns) {
+        d.Counter(kCoalitionPostsTotal,
+                  {{"member", m.coalition_member}, {"campaign", c}, {"platform", platform}}, 1);
+      }
+    }
+    batch.posts.push_back(std::move(sp));
+    ++out.new_posts;
+  }
+  for (const auto& [k, v] : cursors) batch.cursors[k] = v;
+  if (!batch.empty()) {
+    if (auto r = store_.Commit(batch); !r) return Fail(r.error());
+  }
+  out.counter_deltas = std::move(batch.counter_deltas);
+  return out;
+}
+
+}  // namespace chorus::ingest

@@ -1,0 +1,131 @@
+// Binary encoding of StoredPost: a version byte, then fields in a fixed order, integers as
+// zig-zag varints and strings/lists length-prefixed. Compact and fast, and independent of any
+// JSON library so the store stays free of parsing concerns.
+#include <cstring>
+
+#include "store/store.h"
+
+namespace chorus::store {
+namespace {
+
+constexpr uint8_t kPostFormat = 1;
+
+void PutVarint(std::string* out, uint64_t v) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+void PutInt(std::string* out, int64_t v) {
+  PutVarint(out, (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
+}
+void PutString(std::string* out, std::string_view s) {
+  PutVarint(out, s.size());
+  out->append(s);
+}
+void PutList(std::string* out, const std::vector<std::string>& list) {
+  PutVarint(out, list.size());
+  for (const auto& s : list) PutString(out, s);
+}
+
+class Reader {
+ public:
+  explicit Reader(std::string_view in) : in_(in) {}
+  bool Varint(uint64_t* v) {
+    *v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (pos_ >= in_.size()) return false;
+      const uint8_t b = static_cast<uint8_t>(in_[pos_++]);
+      *v |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if (!(b & 0x80)) return true;
+    }
+    return false;
+  }
+  bool Int(int64_t* v) {
+    uint64_t u;
+    if (!Varint(&u)) return false;
+    *v = static_cast<int64_t>((u >> 1) ^ (~(u & 1) + 1));
+    return true;
+  }
+  bool String(std::string* s) {
+    uint64_t n;
+    if (!Varint(&n) || n > in_.size() - pos_) return false;
+    s->assign(in_.substr(pos_, n));
+    pos_ += n;
+    return true;
+  }
+  bool List(std::vector<std::string>* list) {
+    uint64_t n;
+    if (!Varint(&n) || n > in_.size()) return false;
+    list->resize(n);
+    for (auto& s : *list) {
+      if (!String(&s)) return false;
+    }
+    return true;
+  }
+  bool Byte(uint8_t* b) {
+    if (pos_ >= in_.size()) return false;
+    *b = static_cast<uint8_t>(in_[pos_++]);
+    return true;
+  }
+  bool AtEnd() const { return pos_ == in_.size(); }
+
+ private:
+  std::string_view in_;
+  size_t pos_ = 0;
+};
+
+}  // namespace
+
+std::string EncodeStoredPost(const StoredPost& sp) {
+  const Post& p = sp.post;
+  std::string out;
+  out.reserve(256 + p.text.size());
+  out.push_back(static_cast<char>(kPostFormat));
+  out.push_back(static_cast<char>(p.platform));
+  PutString(&out, p.key);
+  PutString(&out, p.local_id);
+  PutString(&out, p.url);
+  PutInt(&out, p.created_at_ms);
+  PutString(&out, p.author);
+  PutInt(&out, p.author_followers);
+  PutString(&out, p.text);
+  PutList(&out, p.hashtags);
+  PutList(&out, p.mentions);
+  PutString(&out, p.in_reply_to_local_id);
+  PutString(&out, p.in_reply_to_author);
+  PutString(&out, p.quote_of);
+  PutInt(&out, p.engagement.likes);
+  PutInt(&out, p.engagement.reposts);
+  PutInt(&out, p.engagement.replies);
+  PutInt(&out, p.engagement.quotes);
+  PutInt(&out, sp.first_seen_ms);
+  PutInt(&out, sp.last_seen_ms);
+  PutList(&out, sp.campaigns);
+  PutList(&out, sp.terms);
+  PutList(&out, sp.policymakers);
+  return out;
+}
+
+Result<StoredPost> DecodeStoredPost(std::string_view bytes) {
+  StoredPost sp;
+  Post& p = sp.post;
+  Reader r(bytes);
+  uint8_t format = 0, platform = 0;
+  const bool ok = r.Byte(&format) && format == kPostFormat && r.Byte(&platform) && platform <= 3 &&
+                  r.String(&p.key) && r.String(&p.local_id) && r.String(&p.url) &&
+                  r.Int(&p.created_at_ms) && r.String(&p.author) && r.Int(&p.author_followers) &&
+                  r.String(&p.text) && r.List(&p.hashtags) && r.List(&p.mentions) &&
+                  r.String(&p.in_reply_to_local_id) && r.String(&p.in_reply_to_author) &&
+                  r.String(&p.quote_of) && r.Int(&p.engagement.likes) &&
+                  r.Int(&p.engagement.reposts) && r.Int(&p.engagement.replies) &&
+                  r.Int(&p.engagement.quotes) && r.Int(&sp.first_seen_ms) &&
+                  r.Int(&sp.last_seen_ms) && r.List(&sp.campaigns) && r.List(&sp.terms) &&
+                  r.List(&sp.policymakers) && r.AtEnd();
+  if (!ok) return Fail(Error::Storage("corrupt post record"));
+  p.platform = static_cast<Platform>(platform);
+  return sp;
+}
+
+}  // namespace chorus::store

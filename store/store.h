@@ -1,0 +1,97 @@
+// Chorus' persistent state in one RocksDB database (design §1, §5).
+//
+// Column families:
+//   default    metadata (schema version)
+//   posts      canonical post key -> StoredPost (the post as last seen, and how it was counted)
+//   counters   encoded CounterKey -> int64 (little-endian), updated with an add merge operator
+//   series_1m  series key + big-endian minute -> int64, add merge operator
+//   cursors    "<source>\x1f<query>" -> collector-specific cursor text
+//
+// Every change the daemon makes for one fetched page goes through Commit() as one atomic
+// WriteBatch: after a crash either all of a page (posts, counter deltas, series deltas, cursor)
+// is there or none of it. Thread-safe: RocksDB serializes writes; readers see committed batches.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "core/model.h"
+
+namespace chorus::store {
+
+inline constexpr int kSchemaVersion = 1;
+
+// A post as stored: the latest copy seen plus how it was counted when first seen.
+struct StoredPost {
+  Post post;
+  int64_t first_seen_ms = 0;
+  int64_t last_seen_ms = 0;
+  std::vector<std::string> campaigns;    // campaigns it matched when first seen
+  std::vector<std::string> terms;        // "campaign\x1fterm" pairs it matched
+  std::vector<std::string> policymakers; // policymaker ids it mentions
+};
+
+std::string EncodeStoredPost(const StoredPost& p);
+Result<StoredPost> DecodeStoredPost(std::string_view bytes);
+
+// Series key for one bucket: metric, campaign, platform, term ("" for the campaign total) and the
+// bucket start in unix seconds, big-endian so keys sort by time.
+std::string SeriesKey(std::string_view metric, std::string_view campaign, std::string_view platform,
+                      std::string_view term, int64_t bucket_start_s);
+std::string CursorKey(std::string_view source, std::string_view query);
+
+// Everything one page changes, applied atomically.
+struct Batch {
+  std::vector<StoredPost> posts;                 // upserts
+  std::map<std::string, int64_t> counter_deltas; // encoded CounterKey -> delta (> 0)
+  std::map<std::string, int64_t> series_deltas;  // SeriesKey -> delta
+  std::map<std::string, std::string> cursors;    // CursorKey -> value
+  bool empty() const {
+    return posts.empty() && counter_deltas.empty() && series_deltas.empty() && cursors.empty();
+  }
+};
+
+struct OpenOptions {
+  bool read_only = false;
+  size_t block_cache_bytes = 64u << 20;
+};
+
+class Store {
+ public:
+  // Opens (creating when missing, unless read_only) the database at `path`. Fails with kStorage
+  // when the directory is not usable, another process holds the lock, or the schema version of an
+  // existing store is not kSchemaVersion.
+  static Result<std::unique_ptr<Store>> Open(const std::string& path, const OpenOptions& options = {});
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Looks up posts by canonical key; the result has one entry per key (nullopt when absent).
+  Result<std::vector<std::optional<StoredPost>>> GetPosts(const std::vector<std::string>& keys) const;
+  Result<std::optional<std::string>> GetCursor(const std::string& cursor_key) const;
+  // All counters, decoded from their merged values.
+  Result<std::map<std::string, int64_t>> LoadCounters() const;
+  // Series buckets with keys in [SeriesKey(..., from_s), SeriesKey(..., to_s)).
+  Result<std::vector<std::pair<int64_t, int64_t>>> ReadSeries(std::string_view metric,
+                                                              std::string_view campaign,
+                                                              std::string_view platform,
+                                                              std::string_view term, int64_t from_s,
+                                                              int64_t to_s) const;
+  Result<int64_t> CountPosts() const;
+
+  Result<void> Commit(const Batch& batch);
+  const std::string& path() const { return path_; }
+
+ private:
+  struct Impl;
+  Store(std::string path, std::unique_ptr<Impl> impl);
+  std::string path_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace chorus::store
