@@ -24,15 +24,11 @@ class MastodonCollector final : public Collector {
         home_domain_(HostOf(source.base_url)),
         transport_(std::move(transport)),
         token_(std::move(token)) {
-    for (size_t i = 0; i < hashtags.size(); i += kMastodonTagsPerQuery) {
+    for (auto& tag : hashtags) {
       Query q;
-      const size_t end = std::min(hashtags.size(), i + kMastodonTagsPerQuery);
-      q.hashtags.assign(hashtags.begin() + i, hashtags.begin() + end);
-      q.key = "tags";
-      for (const auto& t : q.hashtags) {
-        q.key += ":" + t;
-        q.description += (q.description.empty() ? "#" : " #") + t;
-      }
+      q.key = "tag:" + tag;
+      q.description = "#" + tag;
+      q.hashtags = {std::move(tag)};
       queries_.push_back(std::move(q));
     }
   }
@@ -55,7 +51,6 @@ class MastodonCollector final : public Collector {
     std::string path = "/api/v1/timelines/tag/" + UrlEncode(query.hashtags.front()) +
                        "?limit=" + std::to_string(source_.page_limit) +
                        "&min_id=" + std::to_string(min_id);
-    for (size_t i = 1; i < query.hashtags.size(); ++i) path += "&any[]=" + UrlEncode(query.hashtags[i]);
     HeaderList headers;
     if (!token_.empty()) headers.emplace_back("Authorization", "Bearer " + token_);
 

@@ -73,7 +73,8 @@ class Context {
   std::string_view home_domain() const { return home_domain_; }
 
   Error FieldError(std::string_view path, simdjson::error_code ec) const {
-    return Error::Parse(status_ + ": field '" + std::string(path) + "': " + simdjson::error_message(ec));
+    return Error::Parse(status_ + ": field '" + std::string(path) +
+                        "': " + simdjson::error_message(ec));
   }
   Error FieldError(std::string_view path, std::string_view what) const {
     return Error::Parse(status_ + ": field '" + std::string(path) + "': " + std::string(what));
@@ -235,7 +236,9 @@ FieldResult ReadQuote(od::value& v, const Context& ctx, const std::string& path,
     std::string_view key;
     if (auto ec = field.unescaped_key().get(key)) return ctx.ObjectError(path, ec);
     if (key == "uri") {
-      if (auto ec = ReadString(field.value(), s.quote_of)) return ctx.FieldError(Join(path, key), ec);
+      if (auto ec = ReadString(field.value(), s.quote_of)) {
+        return ctx.FieldError(Join(path, key), ec);
+      }
     } else if (key == "quoted_status") {
       const std::string qpath = Join(path, key);
       od::value& q = field.value();
@@ -335,7 +338,9 @@ Result<Post> ReadStatus(od::object& obj, const Context& ctx, const std::string& 
     if (auto ec = std::move(field_result).get(field)) return Fail(ctx.ObjectError(prefix, ec));
     std::string_view key;
     if (auto ec = field.unescaped_key().get(key)) return Fail(ctx.ObjectError(prefix, ec));
-    if (auto err = ReadStatusField(key, field.value(), ctx, prefix, s)) return Fail(std::move(*err));
+    if (auto err = ReadStatusField(key, field.value(), ctx, prefix, s)) {
+      return Fail(std::move(*err));
+    }
   }
   if (!s.has_id) return Fail(ctx.Missing(Join(prefix, "id")));
   if (!s.has_uri) return Fail(ctx.Missing(Join(prefix, "uri")));
@@ -343,7 +348,9 @@ Result<Post> ReadStatus(od::object& obj, const Context& ctx, const std::string& 
   if (s.id.empty()) return Fail(ctx.FieldError(Join(prefix, "id"), "empty"));
   if (s.uri.empty()) return Fail(ctx.FieldError(Join(prefix, "uri"), "empty"));
   auto created_at = ParseRfc3339Ms(s.created_at);
-  if (!created_at) return Fail(ctx.FieldError(Join(prefix, "created_at"), created_at.error().message));
+  if (!created_at) {
+    return Fail(ctx.FieldError(Join(prefix, "created_at"), created_at.error().message));
+  }
 
   // A boost is amplification of the original: the wrapper (empty content, the booster as
   // account, its own zero counts) is validated above but what the page yields is the original.
@@ -372,7 +379,8 @@ Result<Post> ReadStatus(od::object& obj, const Context& ctx, const std::string& 
   return post;
 }
 
-// Parses `body` with the thread's parser; the document is only valid until the next call.
+// Indexes `padded` with the thread's parser; the document, and every string_view taken from it,
+// is only valid until the next call on this thread.
 Result<od::document> Iterate(const simdjson::padded_string& padded, std::string_view what) {
   od::document doc;
   if (auto ec = ThreadParser().iterate(padded).get(doc)) {
@@ -410,7 +418,7 @@ bool DecodeEntity(std::string_view name, std::string& out) {
     std::string_view digits = name.substr(hex ? 2 : 1);
     if (digits.empty()) return false;
     uint32_t cp = 0;
-    // More than 8 digits cannot be a code point; from_chars would also report the overflow.
+    // A number too large for uint32_t (from_chars: out of range) is no code point either.
     auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), cp, hex ? 16 : 10);
     if (p != digits.data() + digits.size()) return false;
     if (ec != std::errc()) cp = 0xFFFD;
@@ -421,8 +429,8 @@ bool DecodeEntity(std::string_view name, std::string& out) {
     std::string_view name;
     std::string_view text;
   };
-  // Mastodon's sanitizer emits only the first five; the others appear in remote posts. &nbsp;
-  // becomes a plain space so that downstream word matching treats it as a separator.
+  // Mastodon's own serializer writes &amp; &lt; &gt; &quot; and &#39;; &apos; and &nbsp; come in
+  // remote posts. &nbsp; becomes a plain space so that word matching treats it as a separator.
   static constexpr Named kNamed[] = {
       {"amp", "&"}, {"lt", "<"}, {"gt", ">"}, {"quot", "\""}, {"apos", "'"}, {"nbsp", " "},
   };
@@ -456,7 +464,8 @@ bool IsAsciiAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= '
 
 }  // namespace
 
-Result<std::vector<Post>> ParseMastodonStatuses(std::string_view body, std::string_view home_domain) {
+Result<std::vector<Post>> ParseMastodonStatuses(std::string_view body,
+                                                std::string_view home_domain) {
   // On-Demand validates only what it reads; checking the encoding up front means no post text,
   // and no skipped field, can carry invalid UTF-8 into the store.
   if (!simdjson::validate_utf8(body)) {

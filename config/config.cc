@@ -154,6 +154,30 @@ Result<int64_t> ParseDurationChecked(std::string_view text) {
   return Fail(Error::InvalidArgument("duration " + Quote(text) + " is too large (at most 36500d)"));
 }
 
+// yaml-cpp's messages name the grammar rule; these add the usual cause in a config like ours.
+std::string SyntaxHint(std::string_view text, int error_line) {
+  bool tab_indent = false;
+  bool hash_comment = false;
+  int line = 0;
+  size_t start = 0;
+  while (start <= text.size() && line <= error_line) {
+    size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    const std::string_view l = text.substr(start, end - start);
+    const size_t indent_end = l.find_first_not_of(" \t");
+    if (l.substr(0, indent_end).find('\t') != std::string_view::npos) tab_indent = true;
+    if (l.find("[#") != std::string_view::npos || l.find(", #") != std::string_view::npos) {
+      hash_comment = true;
+    }
+    start = end + 1;
+    ++line;
+  }
+  if (tab_indent) return " (tabs cannot indent YAML; use spaces)";
+  if (hash_comment)
+    return " (an unquoted '#' starts a comment: quote hashtags, e.g. [\"#EdEquity\"])";
+  return "";
+}
+
 struct Entry {
   YAML::Node key;
   YAML::Node value;
@@ -414,6 +438,14 @@ bool Loader::ReadNumber(const Map& m, std::string_view key, double* out) {
 bool Loader::ReadEnvName(const Map& m, std::string_view key, std::string* out) {
   std::string name;
   if (!ReadString(m, key, &name) || name.empty()) return false;
+  if (name.size() > 1 && name[0] == '$') {
+    std::string bare = name.substr(name[1] == '{' ? 2 : 1);
+    if (!bare.empty() && bare.back() == '}') bare.pop_back();
+    if (IsEnvName(bare)) {
+      Report(m.MarkOf(key), m.Path(key), "write the variable's name without '$', e.g. " + bare);
+      return false;
+    }
+  }
   if (!IsEnvName(name)) {
     Report(m.MarkOf(key), m.Path(key),
            "must be the NAME of an environment variable (letters, digits and '_'), not its value");
@@ -828,7 +860,7 @@ LoadResult Loader::Run(const std::string& text) {
     docs = YAML::LoadAll(text);
   } catch (const YAML::Exception& e) {
     // The rest of the tree is unknown after a syntax error, so it is the only problem reported.
-    Report(e.mark, "", "YAML syntax error: " + e.msg);
+    Report(e.mark, "", "YAML syntax error: " + e.msg + SyntaxHint(text, e.mark.line));
     result.problems = std::move(problems_);
     return result;
   }
@@ -872,7 +904,7 @@ std::string NormalizeHashtag(std::string_view tag) {
 }
 
 Result<HostPort> ParseHostPort(std::string_view text) {
-  auto bad = [&](std::string why) {
+  auto bad = [&](const std::string& why) {
     return Fail(Error::InvalidArgument(why + ", got " + Quote(text)));
   };
   std::string_view host;

@@ -1,9 +1,11 @@
 // chorusd: the Chorus daemon (design §3).
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <string>
 
 #include "config/config.h"
+#include "core/log.h"
 #include "daemon/daemon.h"
 #include "daemon/demo.h"
 
@@ -20,7 +22,9 @@ constexpr const char* kUsage =
     "  --demo            poll built-in simulated platforms on loopback; no network needed\n"
     "  --listen ADDR     serve HTTP on ADDR (host:port) instead of http.listen\n"
     "  --data-dir DIR    keep the store in DIR instead of storage.path\n"
-    "  --check-config    validate the configuration, print problems as file:line:col, exit 0 or 1\n";
+    "  --check-config    validate the configuration, print problems as file:line:col, exit 0 or 1\n"
+    "\n"
+    "environment: CHORUS_LOG_LEVEL=debug|info|warn|error (default info)\n";
 
 int Usage(const std::string& error) {
   std::cerr << "chorusd: " << error << "\n" << kUsage;
@@ -30,6 +34,12 @@ int Usage(const std::string& error) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (const char* level = std::getenv("CHORUS_LOG_LEVEL")) {
+    const std::string l = level;
+    if (l == "debug") chorus::SetLogLevel(chorus::LogLevel::kDebug);
+    else if (l == "warn") chorus::SetLogLevel(chorus::LogLevel::kWarn);
+    else if (l == "error") chorus::SetLogLevel(chorus::LogLevel::kError);
+  }
   std::string config_path, listen, data_dir;
   bool demo = false, check = false;
   for (int i = 1; i < argc; ++i) {

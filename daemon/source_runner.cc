@@ -139,10 +139,11 @@ bool SourceRunner::PollQuery(const collectors::Query& q, PollOutcome* outcome) {
       return false;
     }
     metrics_.AddCounters(applied->counter_deltas);
-    if (applied->new_posts > 0 || applied->updated_posts > 0) {
+    {
       LogDebug("source=" + source_.name + " query=\"" + q.description + "\" page: " +
-               std::to_string(applied->new_posts) + " new, " + std::to_string(applied->updated_posts) +
-               " updated");
+               std::to_string(page.posts.size()) + " posts, " + std::to_string(applied->new_posts) + " new, " +
+               std::to_string(applied->updated_posts) + " updated, cursor " + page.cursor +
+               (page.next_page_token.empty() ? "" : ", next page above " + page.next_page_token));
     }
     if (!page.cursor.empty()) req.cursor = page.cursor;
     if (page.next_page_token.empty()) return true;

@@ -18,8 +18,8 @@ namespace chorus::sim {
 namespace {
 
 constexpr int64_t kTickMs = 100;
-constexpr int64_t kWavePeriodMs = 10 * 60'000;   // the live wave: a "day" compressed for the demo
-constexpr int64_t kFirstSpikeMs = 45'000;        // after Start, so a newcomer sees one early
+constexpr int64_t kWavePeriodMs = 10 * 60'000;  // the live wave: a "day" compressed for the demo
+constexpr int64_t kFirstSpikeMs = 45'000;       // after Start, so a newcomer sees one early
 constexpr int64_t kSpikeEveryMs = 120'000;
 constexpr int64_t kSpikeJitterMs = 15'000;
 constexpr int64_t kSpikeLengthMs = 20'000;
@@ -30,16 +30,23 @@ constexpr int kMaxPostsPerTick = 200;
 constexpr int kPoolSize = 200;
 
 const char* const kFirstNames[] = {
-    "alice", "bob", "carmen", "dev", "erin", "farah", "gus", "hana", "ivan", "jules",
-    "kofi", "lena", "marco", "nia", "omar", "priya", "quinn", "rosa", "sam", "tariq",
-    "uma", "victor", "wren", "xia", "yusuf", "zoe", "amara", "ben", "chloe", "diego",
-    "elif", "finn", "grace", "hugo", "iris", "jamal", "kai", "luz", "mina", "noah"};
-const char* const kSuffixes[] = {"", "_teaches", "42", "_k", "mom", "dad", "_edu", "writes",
-                                 "_pdx", "_ohio", "_reads", "_t"};
+    "alice", "bob",    "carmen", "dev",  "erin",  "farah", "gus",   "hana", "ivan",  "jules",
+    "kofi",  "lena",   "marco",  "nia",  "omar",  "priya", "quinn", "rosa", "sam",   "tariq",
+    "uma",   "victor", "wren",   "xia",  "yusuf", "zoe",   "amara", "ben",  "chloe", "diego",
+    "elif",  "finn",   "grace",  "hugo", "iris",  "jamal", "kai",   "luz",  "mina",  "noah"};
+const char* const kSuffixes[] = {"",     "_teaches", "42",   "_k",    "mom",    "dad",
+                                 "_edu", "writes",   "_pdx", "_ohio", "_reads", "_t"};
 // Weighted toward the fediverse's big servers; "" is local to the sim.
-const char* const kDomains[] = {"", "", "", "mastodon.example", "mastodon.example",
-                                "social.example.org", "social.example.org", "toot.example.net",
-                                "edu.example", "mstdn.example.com"};
+const char* const kDomains[] = {"",
+                                "",
+                                "",
+                                "mastodon.example",
+                                "mastodon.example",
+                                "social.example.org",
+                                "social.example.org",
+                                "toot.example.net",
+                                "edu.example",
+                                "mstdn.example.com"};
 
 const char* const kCampaignTexts[] = {
     "Our kids deserve better than crumbling classrooms.",
@@ -244,8 +251,8 @@ struct CampaignPlayer::Impl {
 
   // Daily wave for the seeded history: busiest mid-afternoon UTC, quiet at night.
   static double DailyDensity(int64_t t_ms) {
-    const double day = static_cast<double>(((t_ms % 86'400'000) + 86'400'000) % 86'400'000) /
-                       86'400'000.0;
+    const double day =
+        static_cast<double>(((t_ms % 86'400'000) + 86'400'000) % 86'400'000) / 86'400'000.0;
     return 0.55 + 0.45 * std::sin(2 * std::numbers::pi * (day - 0.375));
   }
 
@@ -294,10 +301,10 @@ struct CampaignPlayer::Impl {
     if (recent.empty()) return;
     const size_t touches = std::min<size_t>(recent.size(), 2 + recent.size() / 25);
     for (size_t i = 0; i < touches; ++i) {
-      Tracked& p =
-          recent[static_cast<size_t>(Between(0, static_cast<int64_t>(recent.size()) - 1))];
+      Tracked& p = recent[static_cast<size_t>(Between(0, static_cast<int64_t>(recent.size()) - 1))];
       const double age_min = static_cast<double>(now_ms - p.created_ms) / 60'000.0;
-      const double heat = std::exp(-age_min / 10.0) * (1.0 + static_cast<double>(p.followers) / 1000.0);
+      const double heat =
+          std::exp(-age_min / 10.0) * (1.0 + static_cast<double>(p.followers) / 1000.0);
       if (!Chance(std::min(1.0, heat))) continue;
       p.favourites += Between(1, 3);
       if (Chance(0.4)) p.reblogs += 1;

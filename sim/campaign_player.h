@@ -32,9 +32,9 @@ struct PlayerOptions {
   std::string policymaker_domain = "gov.example";
   std::string coalition_username = "parents";
   std::string coalition_domain = "edu.example";
-  double posts_per_second = 2.0;           // base live rate, before the wave and spikes
-  int64_t history_ms = 6 * 3600 * 1000;    // how far back the seeded history reaches
-  int history_posts = 300;                 // statuses seeded by Start() before live play
+  double posts_per_second = 2.0;         // base live rate, before the wave and spikes
+  int64_t history_ms = 6 * 3600 * 1000;  // how far back the seeded history reaches
+  int history_posts = 300;               // statuses seeded by Start() before live play
   uint32_t seed = 42;
 };
 

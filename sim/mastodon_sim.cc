@@ -22,7 +22,7 @@ namespace {
 constexpr char kJsonType[] = "application/json; charset=utf-8";
 constexpr int kDefaultLimit = 20;
 constexpr int kMaxLimit = 40;
-constexpr size_t kTagsPerMode = 4;     // TagFeed::LIMIT_PER_MODE
+constexpr size_t kTagsPerMode = 4;  // TagFeed::LIMIT_PER_MODE
 constexpr size_t kMaxMultiGetIds = 40;
 constexpr int64_t kDefaultWindowMs = 300'000;
 constexpr int64_t kDayMs = 86'400'000;
@@ -73,12 +73,23 @@ void AppendJsonString(std::string& out, std::string_view s) {
 void AppendHtmlEscaped(std::string& out, std::string_view s) {
   for (const char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
 }
@@ -198,7 +209,7 @@ struct MastodonSim::Impl {
   std::unordered_map<std::string, uint64_t> id_by_uri;
   std::map<std::string, AccountInfo> accounts;  // by AccountKey
   std::set<uint64_t> account_ids;
-  std::set<std::string> known_tags;              // lower-cased; Tag.find_normalized succeeds
+  std::set<std::string> known_tags;  // lower-cased; Tag.find_normalized succeeds
   uint16_t seq = 0;
   FaultPlan faults;
   int64_t requests = 0;
@@ -278,8 +289,8 @@ struct MastodonSim::Impl {
         size_t end = j;
         if (j < t.size() && t[j] == '@') {
           size_t d = j + 1;
-          while (d < t.size() && (IsAsciiAlnum(static_cast<unsigned char>(t[d])) || t[d] == '.' ||
-                                  t[d] == '-')) {
+          while (d < t.size() &&
+                 (IsAsciiAlnum(static_cast<unsigned char>(t[d])) || t[d] == '.' || t[d] == '-')) {
             ++d;
           }
           while (d > j + 1 && (t[d - 1] == '.' || t[d - 1] == '-')) --d;
@@ -325,12 +336,18 @@ struct MastodonSim::Impl {
     AppendJsonString(out, a.username);
     out += ",\"acct\":";
     AppendJsonString(out, a.domain.empty() ? a.username : a.username + "@" + a.domain);
+    // "kai_reads" -> "Kai Reads"
     std::string display = a.username;
-    if (!display.empty() && display[0] >= 'a' && display[0] <= 'z') display[0] -= 'a' - 'A';
+    for (size_t i = 0; i < display.size(); ++i) {
+      if (display[i] == '_') display[i] = ' ';
+      const bool word_start = i == 0 || display[i - 1] == ' ';
+      if (word_start && display[i] >= 'a' && display[i] <= 'z') display[i] -= 'a' - 'A';
+    }
     out += ",\"display_name\":";
     AppendJsonString(out, display);
-    out += ",\"locked\":false,\"bot\":false,\"discoverable\":true,\"indexable\":true,"
-           "\"group\":false,\"created_at\":";
+    out +=
+        ",\"locked\":false,\"bot\":false,\"discoverable\":true,\"indexable\":true,"
+        "\"group\":false,\"created_at\":";
     AppendJsonString(out, FormatRfc3339Ms(info.created_at_ms));
     out += ",\"note\":\"\",\"url\":";
     AppendJsonString(out, "https://" + host + "/@" + a.username);
@@ -381,8 +398,9 @@ struct MastodonSim::Impl {
     } else {
       out += "null";
     }
-    out += ",\"sensitive\":false,\"spoiler_text\":\"\",\"visibility\":\"public\","
-           "\"language\":\"en\",\"uri\":";
+    out +=
+        ",\"sensitive\":false,\"spoiler_text\":\"\",\"visibility\":\"public\","
+        "\"language\":\"en\",\"uri\":";
     AppendJsonString(out, st.uri);
     out += ",\"url\":";
     AppendJsonString(out, "https://" + Host(st.account) + "/@" + st.account.username + "/" +

@@ -45,8 +45,8 @@ std::vector<Post> MustParse(std::string_view body, std::string_view home = kFixt
 
 void ExpectParseError(std::string_view body, std::string_view message_part = "") {
   auto posts = ParseMastodonStatuses(body, kFixtureHome);
-  ASSERT_FALSE(posts.has_value()) << "parsed " << posts->size() << " statuses from: "
-                                  << body.substr(0, 300);
+  ASSERT_FALSE(posts.has_value()) << "parsed " << posts->size()
+                                  << " statuses from: " << body.substr(0, 300);
   EXPECT_EQ(posts.error().code, ErrorCode::kParse);
   EXPECT_THAT(posts.error().message, HasSubstr(std::string(message_part)));
 }
@@ -174,7 +174,8 @@ TEST(MastodonParserTest, PublicTimelineWithMentionEntitiesAndEdit) {
 
   // This one has a non-null edited_at; it parses like any other.
   EXPECT_EQ(posts[5].local_id, "117020586180926938");
-  EXPECT_EQ(posts[5].text, "the best editor? why, of course it is the KDE Advanced Text Editor, Kate");
+  EXPECT_EQ(posts[5].text,
+            "the best editor? why, of course it is the KDE Advanced Text Editor, Kate");
 }
 
 TEST(MastodonParserTest, EndOfPaginationIsAnEmptyPage) {
@@ -262,7 +263,8 @@ TEST(MastodonParserTest, LinkHeaderVariants) {
       {"<https://m.example/x?max_id=4>; REL=\"NEXT\"", "4", ""},
       {"<https://m.example/x?max_id=4>; rel=\"next last\"", "4", ""},
       {"<https://m.example/x?xmax_id=9&max_id=4#frag>; rel=\"next\"", "4", ""},
-      {"<https://m.example/x?limit=2>; rel=\"next\", <https://m.example/x?since_id=3>; rel=\"prev\"",
+      {"<https://m.example/x?limit=2>; rel=\"next\", <https://m.example/x?since_id=3>; "
+       "rel=\"prev\"",
        "", ""},
       {"<https://m.example/x?max_id=4>", "", ""},
       {"<https://m.example/x?max_id=4>; rel=\"first\"", "", ""},
@@ -279,8 +281,7 @@ TEST(MastodonParserTest, LinkHeaderVariants) {
 
 TEST(MastodonParserTest, RateLimitFromRecordedHeaders) {
   // x-ratelimit-* of timeline_tag_limit10_page1.meta.json.
-  const MastodonRateLimit rl =
-      ParseMastodonRateLimit("300", "299", "2026-08-01T13:55:00.729285Z");
+  const MastodonRateLimit rl = ParseMastodonRateLimit("300", "299", "2026-08-01T13:55:00.729285Z");
   EXPECT_EQ(rl.limit, 300);
   EXPECT_EQ(rl.remaining, 299);
   EXPECT_EQ(rl.reset_at_ms, 1785592500729);  // 6 fractional digits, truncated to ms
@@ -449,13 +450,13 @@ TEST(MastodonParserTest, SingleStatus) {
   ASSERT_TRUE(post.has_value()) << post.error().ToString() << "\n" << original;
   ExpectBoostedOriginal(*post);
 
-  auto boost = ParseMastodonStatus(page.substr(page.find('{'), page.rfind('}') - page.find('{') + 1),
-                                   "mastodon.example");
+  auto boost = ParseMastodonStatus(
+      page.substr(page.find('{'), page.rfind('}') - page.find('{') + 1), "mastodon.example");
   ASSERT_TRUE(boost.has_value()) << boost.error().ToString();
   ExpectBoostedOriginal(*boost);
 
-  auto not_found = ParseMastodonStatus(ReadFixture("mastodon/error_404_status_not_found.json"),
-                                       kFixtureHome);
+  auto not_found =
+      ParseMastodonStatus(ReadFixture("mastodon/error_404_status_not_found.json"), kFixtureHome);
   ASSERT_FALSE(not_found.has_value());
   EXPECT_EQ(not_found.error().code, ErrorCode::kParse);
   EXPECT_THAT(not_found.error().message, HasSubstr("missing field 'id'"));
@@ -497,7 +498,8 @@ TEST(MastodonParserTest, CompactStatusAndNulls) {
   EXPECT_EQ(p.in_reply_to_local_id, "");
 
   // url null falls back to uri; quotes_count absent (before 4.5) is 0.
-  std::string v = Replace(std::string(kBase), R"("url":"https://a.example/@u/100")", R"("url":null)");
+  std::string v =
+      Replace(std::string(kBase), R"("url":"https://a.example/@u/100")", R"("url":null)");
   v = Replace(v, R"("quotes_count":4,)", "");
   const auto nulls = MustParse("[" + v + "]");
   ASSERT_EQ(nulls.size(), 1u);
@@ -506,10 +508,10 @@ TEST(MastodonParserTest, CompactStatusAndNulls) {
 }
 
 TEST(MastodonParserTest, ReplyAuthorAndSpoiler) {
-  std::string self_reply = Replace(std::string(kBase), R"("in_reply_to_id":null)",
-                                   R"("in_reply_to_id":"99")");
-  self_reply = Replace(self_reply, R"("in_reply_to_account_id":null)",
-                       R"("in_reply_to_account_id":"7")");
+  std::string self_reply =
+      Replace(std::string(kBase), R"("in_reply_to_id":null)", R"("in_reply_to_id":"99")");
+  self_reply =
+      Replace(self_reply, R"("in_reply_to_account_id":null)", R"("in_reply_to_account_id":"7")");
   self_reply = Replace(self_reply, R"("spoiler_text":"")", R"("spoiler_text":"CW & <stuff>")");
   auto posts = MustParse("[" + self_reply + "]", "a.example");
   ASSERT_EQ(posts.size(), 1u);
@@ -518,8 +520,8 @@ TEST(MastodonParserTest, ReplyAuthorAndSpoiler) {
   EXPECT_EQ(posts[0].text, "CW & <stuff>\n\nhi");  // spoiler_text is plain text, not HTML
 
   // A reply to an account that is not mentioned: the parent is known, its author is not.
-  const std::string unknown = Replace(self_reply, R"("in_reply_to_account_id":"7")",
-                                      R"("in_reply_to_account_id":"8")");
+  const std::string unknown =
+      Replace(self_reply, R"("in_reply_to_account_id":"7")", R"("in_reply_to_account_id":"8")");
   posts = MustParse("[" + unknown + "]", "a.example");
   ASSERT_EQ(posts.size(), 1u);
   EXPECT_EQ(posts[0].in_reply_to_local_id, "99");
@@ -601,7 +603,8 @@ TEST(MastodonParserTest, NotAnArray) {
 }
 
 TEST(MastodonParserTest, TruncatedBodiesAreErrorsAtEveryCut) {
-  for (const char* name : {"mastodon/timeline_tag_hoot.json", "mastodon/account_statuses_limit5.json"}) {
+  for (const char* name :
+       {"mastodon/timeline_tag_hoot.json", "mastodon/account_statuses_limit5.json"}) {
     const std::string body = ReadFixture(name);
     ASSERT_FALSE(body.empty());
     ASSERT_TRUE(ParseMastodonStatuses(body, kFixtureHome).has_value());
@@ -740,7 +743,7 @@ TEST(MastodonSnowflakeTest, KnownValues) {
   EXPECT_EQ(MastodonIdFromTimeMs(-5), 0u);
   EXPECT_EQ(MastodonIdFromTimeMs(1), 65536u);
   EXPECT_EQ(MastodonTimeMsFromId(65535), 0);
-  EXPECT_EQ(MastodonIdFromTimeMs(1785592380548), 117020582251544576u);
+  EXPECT_EQ(MastodonIdFromTimeMs(1785592380548), 117020582251593728u);
   EXPECT_EQ(MastodonTimeMsFromId(117020582251615632u), 1785592380548);
 }
 

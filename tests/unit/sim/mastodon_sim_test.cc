@@ -1,11 +1,13 @@
 #include "sim/mastodon_sim.h"
 
+#include <gtest/gtest.h>
 #include <httplib.h>
 
-#include <gtest/gtest.h>
-
+#include <cctype>
 #include <chrono>
-#include <regex>
+#include <map>
+#include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -30,8 +32,8 @@ class JsonChecker {
  private:
   explicit JsonChecker(const std::string& s) : s_(s) {}
   void Ws() {
-    while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\n' || s_[pos_] == '\t' ||
-                                s_[pos_] == '\r')) {
+    while (pos_ < s_.size() &&
+           (s_[pos_] == ' ' || s_[pos_] == '\n' || s_[pos_] == '\t' || s_[pos_] == '\r')) {
       ++pos_;
     }
   }
@@ -67,9 +69,9 @@ class JsonChecker {
   bool Number() {
     const size_t start = pos_;
     if (pos_ < s_.size() && s_[pos_] == '-') ++pos_;
-    while (pos_ < s_.size() && (std::isdigit(static_cast<unsigned char>(s_[pos_])) ||
-                                s_[pos_] == '.' || s_[pos_] == 'e' || s_[pos_] == 'E' ||
-                                s_[pos_] == '+' || s_[pos_] == '-')) {
+    while (pos_ < s_.size() &&
+           (std::isdigit(static_cast<unsigned char>(s_[pos_])) || s_[pos_] == '.' ||
+            s_[pos_] == 'e' || s_[pos_] == 'E' || s_[pos_] == '+' || s_[pos_] == '-')) {
       ++pos_;
     }
     return pos_ > start;
@@ -114,11 +116,14 @@ class JsonChecker {
 
 // Status ids in a body, in order (an account object has "username" after its id, not created_at).
 std::vector<std::string> StatusIds(const std::string& body) {
-  static const std::regex re(R"re(\{"id":"(\d+)","created_at")re");
+  static const std::string kOpen = "{\"id\":\"";
+  static const std::string kNext = "\",\"created_at\"";
   std::vector<std::string> out;
-  for (auto it = std::sregex_iterator(body.begin(), body.end(), re); it != std::sregex_iterator();
-       ++it) {
-    out.push_back((*it)[1].str());
+  for (size_t pos = body.find(kOpen); pos != std::string::npos; pos = body.find(kOpen, pos + 1)) {
+    const size_t start = pos + kOpen.size();
+    const size_t end = body.find('"', start);
+    if (end == std::string::npos) break;
+    if (body.compare(end, kNext.size(), kNext) == 0) out.push_back(body.substr(start, end - start));
   }
   return out;
 }
@@ -180,34 +185,41 @@ TEST_F(MastodonSimTest, TagTimelineServesMastodonStatusesNewestFirst) {
   local.reblogs = 4;
   local.replies = 1;
   const SimStatus a = sim_->AddStatus(local);
-  const SimStatus b = sim_->AddStatus(Post("bob", "social.example.org", T0() + 1000, {"FundOurSchools"}));
+  const SimStatus b =
+      sim_->AddStatus(Post("bob", "social.example.org", T0() + 1000, {"FundOurSchools"}));
 
   auto res = Get("/api/v1/timelines/tag/FundOurSchools");
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 200);
   EXPECT_EQ(res->get_header_value("Content-Type"), "application/json; charset=utf-8");
   ASSERT_TRUE(JsonChecker::Valid(res->body)) << res->body;
-  EXPECT_EQ(StatusIds(res->body), (std::vector<std::string>{std::to_string(b.id), std::to_string(a.id)}));
+  EXPECT_EQ(StatusIds(res->body),
+            (std::vector<std::string>{std::to_string(b.id), std::to_string(a.id)}));
 
   const std::string& body = res->body;
   EXPECT_NE(body.find("\"created_at\":\"2026-03-10T14:05:00.000Z\""), std::string::npos);
   EXPECT_NE(body.find("\"acct\":\"alice\""), std::string::npos);
   EXPECT_NE(body.find("\"acct\":\"bob@social.example.org\""), std::string::npos);
   EXPECT_NE(body.find("\"acct\":\"janedoe@gov.example\""), std::string::npos);
-  EXPECT_NE(body.find("\"tags\":[{\"name\":\"fundourschools\",\"url\":\"https://sim.example/tags/fundourschools\"}]"),
+  EXPECT_NE(body.find("\"tags\":[{\"name\":\"fundourschools\",\"url\":\"https://sim.example/tags/"
+                      "fundourschools\"}]"),
             std::string::npos);
   EXPECT_NE(body.find("\"favourites_count\":9,"), std::string::npos);
-  EXPECT_NE(body.find("\"in_reply_to_id\":null,\"in_reply_to_account_id\":null"), std::string::npos);
+  EXPECT_NE(body.find("\"in_reply_to_id\":null,\"in_reply_to_account_id\":null"),
+            std::string::npos);
   EXPECT_NE(body.find("\"edited_at\":null"), std::string::npos);
   EXPECT_NE(body.find("\"last_status_at\":\"2026-03-10\""), std::string::npos);
-  EXPECT_NE(body.find("\"uri\":\"https://sim.example/users/alice/statuses/" + std::to_string(a.id) + "\""),
+  EXPECT_NE(body.find("\"uri\":\"https://sim.example/users/alice/statuses/" + std::to_string(a.id) +
+                      "\""),
             std::string::npos);
   EXPECT_NE(body.find("\"url\":\"https://social.example.org/@bob/" + std::to_string(b.id) + "\""),
             std::string::npos);
   const std::string content =
-      R"("content":"<p><span class=\"h-card\" translate=\"no\"><a href=\"https://gov.example/@janedoe\" )"
-      R"(class=\"u-url mention\">@<span>janedoe</span></a></span> please back <a href=\"https://sim.example/tags/FundOurSchools\" )"
-      R"(class=\"mention hashtag\" rel=\"tag\">#<span>FundOurSchools</span></a> &amp; vote &quot;yes&quot; &lt;now&gt;</p>")";
+      R"("content":"<p><span class=\"h-card\" translate=\"no\">)"
+      R"(<a href=\"https://gov.example/@janedoe\" class=\"u-url mention\">)"
+      R"(@<span>janedoe</span></a></span> please back )"
+      R"(<a href=\"https://sim.example/tags/FundOurSchools\" class=\"mention hashtag\" rel=\"tag\">)"
+      R"(#<span>FundOurSchools</span></a> &amp; vote &quot;yes&quot; &lt;now&gt;</p>")";
   EXPECT_NE(body.find(content), std::string::npos) << body;
 }
 
@@ -232,7 +244,8 @@ TEST_F(MastodonSimTest, AddStatusAssignsSnowflakeIdsSoLatePostsSortBelow) {
 
 TEST_F(MastodonSimTest, JsonEscapesControlCharactersAndPassesUtf8) {
   StartSim();
-  sim_->AddStatus(Post("a", "", T0(), {"x"}, "tab\there \\ caf\xC3\xA9 \xF0\x9F\x93\x9A line\nbreak #x"));
+  sim_->AddStatus(
+      Post("a", "", T0(), {"x"}, "tab\there \\ caf\xC3\xA9 \xF0\x9F\x93\x9A line\nbreak #x"));
   auto res = Get("/api/v1/timelines/tag/x");
   ASSERT_TRUE(res);
   ASSERT_TRUE(JsonChecker::Valid(res->body)) << res->body;
@@ -290,9 +303,9 @@ TEST_F(MastodonSimTest, LinkHeaderOnlyWhenNonEmptyAndWithoutAnyParams) {
   auto res = Get("/api/v1/timelines/tag/FundOurSchools?limit=2&any[]=EdEquity&max_id=" + ids[4]);
   ASSERT_TRUE(res);
   const std::string base = sim_->base_url() + "/api/v1/timelines/tag/FundOurSchools";
-  EXPECT_EQ(res->get_header_value("Link"),
-            "<" + base + "?limit=2&max_id=" + ids[2] + ">; rel=\"next\", <" + base +
-                "?limit=2&min_id=" + ids[3] + ">; rel=\"prev\"");
+  EXPECT_EQ(res->get_header_value("Link"), "<" + base + "?limit=2&max_id=" + ids[2] +
+                                               ">; rel=\"next\", <" + base +
+                                               "?limit=2&min_id=" + ids[3] + ">; rel=\"prev\"");
   EXPECT_EQ(res->get_header_value("Link").find("any"), std::string::npos);
 
   res = Get("/api/v1/timelines/tag/FundOurSchools?limit=2&max_id=" + ids[0]);
@@ -311,8 +324,9 @@ TEST_F(MastodonSimTest, AnyTagsAreUnionedUpToFour) {
   auto res = Get("/api/v1/timelines/tag/main?any[]=T1&any[]=t2&any[]=t3&any[]=t4&any[]=t5");
   ASSERT_TRUE(res);
   // The fifth any[] (t5) is dropped, like Mastodon's LIMIT_PER_MODE.
-  EXPECT_EQ(StatusIds(res->body),
-            (std::vector<std::string>{std::to_string(c.id), std::to_string(b.id), std::to_string(a.id)}));
+  EXPECT_EQ(
+      StatusIds(res->body),
+      (std::vector<std::string>{std::to_string(c.id), std::to_string(b.id), std::to_string(a.id)}));
   (void)d;
   // An unknown main tag answers [] even when any[] would match.
   res = Get("/api/v1/timelines/tag/nosuchtag?any[]=t1");
@@ -491,7 +505,8 @@ TEST_F(MastodonSimTest, EngagementUpdatesAreServed) {
   EXPECT_FALSE(sim_->SetEngagement("https://nowhere/1", 1, 1, 1, 1));
   auto res = Get("/api/v1/statuses/" + std::to_string(s.id));
   ASSERT_TRUE(res);
-  EXPECT_NE(res->body.find(R"("replies_count":33,"reblogs_count":22,"favourites_count":11,"quotes_count":44)"),
+  EXPECT_NE(res->body.find(
+                R"("replies_count":33,"reblogs_count":22,"favourites_count":11,"quotes_count":44)"),
             std::string::npos);
 }
 

@@ -1,0 +1,130 @@
+#include "ingest/ingester.h"
+
+#include <gtest/gtest.h>
+
+#include "core/counter_key.h"
+#include "tests/testlib/test_util.h"
+
+namespace chorus::ingest {
+namespace {
+
+config::Config TestConfig() {
+  config::Config c;
+  c.campaigns.push_back({"fund-our-schools", {"fundourschools", "edequity"}, {}});
+  c.campaigns.push_back({"teachers-count", {"teacherscount"}, {}});
+  c.policymakers.push_back({"sen-doe", "Sen. Jane Doe", {{Platform::kMastodon, "janedoe@gov.example"}}});
+  c.coalition.push_back({"parents-united", "Parents United", {{Platform::kMastodon, "parents@edu.example"}}});
+  return c;
+}
+
+Post MakePost(const std::string& key, std::vector<std::string> tags, Engagement e = {}, int64_t followers = 100) {
+  Post p;
+  p.platform = Platform::kMastodon;
+  p.key = key;
+  p.local_id = "1";
+  p.created_at_ms = 1773151500000;  // 2026-03-10T14:05:00Z
+  p.author = "alice@a.example";
+  p.author_followers = followers;
+  p.hashtags = std::move(tags);
+  p.engagement = e;
+  return p;
+}
+
+std::string Key(const char* name, std::vector<std::pair<std::string, std::string>> labels) {
+  return CounterKey{name, std::move(labels)}.Encode();
+}
+
+class IngesterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = store::Store::Open(dir_.path());
+    ASSERT_TRUE(s) << s.error().ToString();
+    store_ = std::move(*s);
+    ingester_ = std::make_unique<Ingester>(*store_, std::make_shared<analytics::Matcher>(TestConfig()));
+  }
+  int64_t Counter(const std::string& key) {
+    auto all = store_->LoadCounters();
+    auto it = all->find(key);
+    return it == all->end() ? 0 : it->second;
+  }
+  testing::TempDir dir_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<Ingester> ingester_;
+};
+
+TEST_F(IngesterTest, NewPostsAreCountedOncePerCampaignAndTerm) {
+  auto r = ingester_->ApplyPage({MakePost("a", {"fundourschools", "edequity", "teacherscount"}, {3, 2, 1, 0}, 500)}, {}, 1);
+  ASSERT_TRUE(r) << r.error().ToString();
+  EXPECT_EQ(r->new_posts, 1);
+  EXPECT_EQ(Counter(Key(kPostsTotal, {{"campaign", "fund-our-schools"}, {"platform", "mastodon"}})), 1);
+  EXPECT_EQ(Counter(Key(kPostsTotal, {{"campaign", "teachers-count"}, {"platform", "mastodon"}})), 1);
+  EXPECT_EQ(Counter(Key(kTermPostsTotal, {{"campaign", "fund-our-schools"}, {"term", "edequity"}, {"platform", "mastodon"}})), 1);
+  EXPECT_EQ(Counter(Key(kPotentialReachTotal, {{"campaign", "fund-our-schools"}, {"platform", "mastodon"}})), 500);
+  EXPECT_EQ(Counter(Key(kEngagementTotal, {{"campaign", "fund-our-schools"}, {"platform", "mastodon"}, {"kind", "like"}})), 3);
+  EXPECT_EQ(Counter(Key(kEngagementTotal, {{"campaign", "teachers-count"}, {"platform", "mastodon"}, {"kind", "reply"}})), 1);
+  // Series: the creation minute holds the post and its reach.
+  auto series = store_->ReadSeries("posts", "fund-our-schools", "mastodon", "", 1773151440, 1773151560);
+  ASSERT_EQ(series->size(), 1u);
+  EXPECT_EQ((*series)[0], std::make_pair(int64_t{1773151500}, int64_t{1}));
+  EXPECT_EQ(r->counter_deltas.at(Key(kPostsTotal, {{"campaign", "fund-our-schools"}, {"platform", "mastodon"}})), 1);
+}
+
+TEST_F(IngesterTest, RepeatsAcrossAndWithinPagesAreCountedOnce) {
+  ASSERT_TRUE(ingester_->ApplyPage({MakePost("a", {"edequity"}), MakePost("a", {"edequity"})}, {}, 1));
+  auto again = ingester_->ApplyPage({MakePost("a", {"edequity"}), MakePost("b", {"edequity"})}, {}, 2);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->new_posts, 1);
+  EXPECT_EQ(Counter(Key(kPostsTotal, {{"campaign", "fund-our-schools"}, {"platform", "mastodon"}})), 2);
+  EXPECT_EQ(*store_->CountPosts(), 2);
+}
+
+TEST_F(IngesterTest, EngagementGrowthAddsPositiveDeltasOnly) {
+  ASSERT_TRUE(ingester_->ApplyPage({MakePost("a", {"edequity"}, {5, 1, 0, 0})}, {}, 1));
+  auto up = ingester_->ApplyPage({MakePost("a", {"edequity"}, {8, 1, 2, 0})}, {}, 2);
+  ASSERT_TRUE(up);
+  EXPECT_EQ(up->updated_posts, 1);
+  const auto likes = Key(kEngagementTotal, {{"campaign", "fund-our-schools"}, {"platform", "mastodon"}, {"kind", "like"}});
+  EXPECT_EQ(Counter(likes), 8);
+  // A like withdrawn, then given again, is not counted twice: the high-water mark holds.
+  ASSERT_TRUE(ingester_->ApplyPage({MakePost("a", {"edequity"}, {6, 1, 2, 0})}, {}, 3));
+  ASSERT_TRUE(ingester_->ApplyPage({MakePost("a", {"edequity"}, {8, 1, 2, 0})}, {}, 4));
+  EXPECT_EQ(Counter(likes), 8);
+  ASSERT_TRUE(ingester_->ApplyPage({MakePost("a", {"edequity"}, {9, 1, 2, 0})}, {}, 5));
+  EXPECT_EQ(Counter(likes), 9);
+  EXPECT_EQ(Counter(Key(kPostsTotal, {{"campaign", "fund-our-schools"}, {"platform", "mastodon"}})), 1);
+  // Reach stays what it was when the post was first seen.
+  ASSERT_TRUE(ingester_->ApplyPage({MakePost("a", {"edequity"}, {10, 1, 2, 0}, 99999)}, {}, 6));
+  EXPECT_EQ(Counter(Key(kPotentialReachTotal, {{"campaign", "fund-our-schools"}, {"platform", "mastodon"}})), 100);
+}
+
+TEST_F(IngesterTest, MentionsResponsesAndCoalition) {
+  Post mention = MakePost("m", {"edequity"});
+  mention.mentions = {"janedoe@gov.example"};
+  Post bare_mention = MakePost("n", {});
+  bare_mention.mentions = {"janedoe@gov.example"};
+  Post response = MakePost("r", {"fundourschools"});
+  response.author = "janedoe@gov.example";
+  Post member = MakePost("c", {"teacherscount"});
+  member.author = "parents@edu.example";
+  Post unrelated = MakePost("u", {"cats"});
+  auto r = ingester_->ApplyPage({mention, bare_mention, response, member, unrelated}, {}, 1);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->new_posts, 4);
+  EXPECT_EQ(r->irrelevant_posts, 1);
+  EXPECT_EQ(Counter(Key(kPolicymakerMentionsTotal, {{"policymaker", "sen-doe"}, {"platform", "mastodon"}, {"campaign", "fund-our-schools"}})), 1);
+  EXPECT_EQ(Counter(Key(kPolicymakerMentionsTotal, {{"policymaker", "sen-doe"}, {"platform", "mastodon"}, {"campaign", ""}})), 1);
+  EXPECT_EQ(Counter(Key(kPolicymakerResponsesTotal, {{"policymaker", "sen-doe"}, {"campaign", "fund-our-schools"}, {"platform", "mastodon"}})), 1);
+  EXPECT_EQ(Counter(Key(kCoalitionPostsTotal, {{"member", "parents-united"}, {"campaign", "teachers-count"}, {"platform", "mastodon"}})), 1);
+}
+
+TEST_F(IngesterTest, CursorCommitsWithThePage) {
+  const std::string ck = store::CursorKey("src", "tags:edequity");
+  ASSERT_TRUE(ingester_->ApplyPage({MakePost("a", {"edequity"})}, {{ck, "42"}}, 1));
+  EXPECT_EQ(*store_->GetCursor(ck), "42");
+  // An empty page still moves the cursor.
+  ASSERT_TRUE(ingester_->ApplyPage({}, {{ck, "43"}}, 2));
+  EXPECT_EQ(*store_->GetCursor(ck), "43");
+}
+
+}  // namespace
+}  // namespace chorus::ingest

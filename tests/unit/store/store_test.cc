@@ -1,0 +1,138 @@
+#include "store/store.h"
+
+#include <gtest/gtest.h>
+
+#include "core/counter_key.h"
+#include "tests/testlib/test_util.h"
+
+namespace chorus::store {
+namespace {
+
+StoredPost SamplePost(const std::string& key) {
+  StoredPost sp;
+  sp.post.platform = Platform::kMastodon;
+  sp.post.key = key;
+  sp.post.local_id = "116205256704004242";
+  sp.post.url = "https://social.example.org/@alice/1";
+  sp.post.created_at_ms = 1773151500000;
+  sp.post.author = "alice@social.example.org";
+  sp.post.author_followers = 1234;
+  sp.post.text = "please back #CleanAirAct & vote 🙂\nyes";
+  sp.post.hashtags = {"cleanairact"};
+  sp.post.mentions = {"senjanedoe@gov.example"};
+  sp.post.engagement = {9, 4, 1, 0};
+  sp.first_seen_ms = 1773151600000;
+  sp.last_seen_ms = 1773151700000;
+  sp.campaigns = {"clean-air"};
+  sp.terms = {"clean-air\x1f" "cleanairact"};
+  sp.policymakers = {"sen-doe"};
+  return sp;
+}
+
+TEST(PostCodec, RoundTripsEveryField) {
+  const StoredPost sp = SamplePost("https://social.example.org/users/alice/statuses/1");
+  auto decoded = DecodeStoredPost(EncodeStoredPost(sp));
+  ASSERT_TRUE(decoded) << decoded.error().ToString();
+  EXPECT_EQ(EncodeStoredPost(*decoded), EncodeStoredPost(sp));
+  EXPECT_EQ(decoded->post.text, sp.post.text);
+  EXPECT_EQ(decoded->post.engagement, sp.post.engagement);
+  EXPECT_EQ(decoded->terms, sp.terms);
+}
+
+TEST(PostCodec, RejectsTruncatedAndForeignBytes) {
+  const std::string bytes = EncodeStoredPost(SamplePost("k"));
+  for (size_t cut = 0; cut < bytes.size(); ++cut) {
+    EXPECT_FALSE(DecodeStoredPost(std::string_view(bytes).substr(0, cut))) << cut;
+  }
+  EXPECT_FALSE(DecodeStoredPost(bytes + "x"));
+  EXPECT_FALSE(DecodeStoredPost("\x07garbage"));
+}
+
+TEST(Store, CommitIsVisibleAndSurvivesReopen) {
+  testing::TempDir dir;
+  const std::string ck = CursorKey("mastodon-social", "tags:a");
+  const std::string counter = CounterKey{"chorus_posts_total", {{"campaign", "c"}, {"platform", "mastodon"}}}.Encode();
+  {
+    auto store = Store::Open(dir.path());
+    ASSERT_TRUE(store) << store.error().ToString();
+    Batch b;
+    b.posts.push_back(SamplePost("p1"));
+    b.counter_deltas[counter] = 1;
+    b.series_deltas[SeriesKey("posts", "c", "mastodon", "", 1773151440)] = 1;
+    b.cursors[ck] = "116205256704004242";
+    ASSERT_TRUE((*store)->Commit(b));
+    Batch b2;
+    b2.counter_deltas[counter] = 2;
+    b2.series_deltas[SeriesKey("posts", "c", "mastodon", "", 1773151440)] = 2;
+    b2.series_deltas[SeriesKey("posts", "c", "mastodon", "", 1773151500)] = 5;
+    ASSERT_TRUE((*store)->Commit(b2));
+  }
+  auto store = Store::Open(dir.path());
+  ASSERT_TRUE(store) << store.error().ToString();
+  auto posts = (*store)->GetPosts({"p1", "missing"});
+  ASSERT_TRUE(posts);
+  ASSERT_TRUE((*posts)[0]);
+  EXPECT_EQ((*posts)[0]->post.author_followers, 1234);
+  EXPECT_FALSE((*posts)[1]);
+  EXPECT_EQ(*(*store)->GetCursor(ck), "116205256704004242");
+  EXPECT_FALSE(*(*store)->GetCursor(CursorKey("other", "q")));
+  auto counters = (*store)->LoadCounters();
+  ASSERT_TRUE(counters);
+  EXPECT_EQ(counters->at(counter), 3);  // merge operator sums deltas
+  auto series = (*store)->ReadSeries("posts", "c", "mastodon", "", 1773151000, 1773152000);
+  ASSERT_TRUE(series);
+  ASSERT_EQ(series->size(), 2u);
+  EXPECT_EQ((*series)[0], std::make_pair(int64_t{1773151440}, int64_t{3}));
+  EXPECT_EQ((*series)[1], std::make_pair(int64_t{1773151500}, int64_t{5}));
+  // Half-open range: the bucket at `to` is excluded; other terms are not mixed in.
+  EXPECT_EQ((*store)->ReadSeries("posts", "c", "mastodon", "", 1773151000, 1773151500)->size(), 1u);
+  EXPECT_TRUE((*store)->ReadSeries("posts", "c", "mastodon", "x", 0, 1773152000)->empty());
+  EXPECT_EQ(*(*store)->CountPosts(), 1);
+}
+
+TEST(Store, ManyMergesOfOneCounterStayExact) {
+  testing::TempDir dir;
+  auto store = Store::Open(dir.path());
+  ASSERT_TRUE(store);
+  for (int i = 0; i < 500; ++i) {
+    Batch b;
+    b.counter_deltas["k"] = 2;
+    ASSERT_TRUE((*store)->Commit(b));
+  }
+  EXPECT_EQ((*store)->LoadCounters()->at("k"), 1000);
+}
+
+TEST(Store, SecondOpenOfALockedStoreFailsClearly) {
+  testing::TempDir dir;
+  auto first = Store::Open(dir.path());
+  ASSERT_TRUE(first);
+  auto second = Store::Open(dir.path());
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code, ErrorCode::kStorage);
+  EXPECT_NE(second.error().message.find(dir.path()), std::string::npos);
+}
+
+TEST(Store, UnusablePathIsAnError) {
+  auto store = Store::Open("/proc/chorus-cannot-be-here");
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().code, ErrorCode::kStorage);
+}
+
+TEST(Store, ReadOnlyOpenSeesCommittedData) {
+  testing::TempDir dir;
+  {
+    auto store = Store::Open(dir.path());
+    ASSERT_TRUE(store);
+    Batch b;
+    b.posts.push_back(SamplePost("p1"));
+    ASSERT_TRUE((*store)->Commit(b));
+  }
+  OpenOptions ro;
+  ro.read_only = true;
+  auto store = Store::Open(dir.path(), ro);
+  ASSERT_TRUE(store) << store.error().ToString();
+  EXPECT_EQ(*(*store)->CountPosts(), 1);
+}
+
+}  // namespace
+}  // namespace chorus::store
