@@ -37,10 +37,15 @@ class MastodonCollector final : public Collector {
 
   FetchResult FetchPage(const Query& query, const PageRequest& req) override {
     FetchResult out;
-    const uint64_t newest = ParseId(req.cursor);
+    const MastodonCursor cursor = ParseMastodonCursor(req.cursor);
+    const uint64_t newest = cursor.newest_id;
     uint64_t min_id;
     if (!req.page_token.empty()) {
       min_id = ParseId(req.page_token);
+    } else if (cursor.resume_min_id > 0) {
+      // The last poll stopped part-way (rate limit, error, restart): carry on from its last
+      // committed page instead of re-reading the overlap window, which could hold more than a page.
+      min_id = cursor.resume_min_id;
     } else if (newest > 0) {
       const int64_t from = MastodonTimeMsFromId(newest) - source_.overlap_ms;
       min_id = MastodonIdFromTimeMs(std::max<int64_t>(from, 0));
@@ -68,7 +73,8 @@ class MastodonCollector final : public Collector {
     const int status = res->status;
     if (status == 404) {
       // The docs say an unknown tag is 404; the code answers 200 []. Both mean "nothing yet".
-      out.cursor = req.cursor;
+      out.cursor = FormatMastodonCursor({newest, 0});
+      if (newest == 0) out.cursor = "";
       return out;
     }
     if (status != 200) {
@@ -86,12 +92,12 @@ class MastodonCollector final : public Collector {
     }
     uint64_t page_max = 0;
     for (const auto& p : *page) page_max = std::max(page_max, ParseId(p.local_id));
-    out.cursor = std::to_string(std::max(newest, page_max));
-    if (newest == 0 && page_max == 0) out.cursor = "";
     // A full page means more may follow above its newest id; a short page ends the poll.
     if (page->size() >= static_cast<size_t>(source_.page_limit) && page_max > min_id) {
       out.next_page_token = std::to_string(page_max);
     }
+    const MastodonCursor next{std::max(newest, page_max), out.next_page_token.empty() ? 0 : page_max};
+    out.cursor = next.newest_id == 0 ? "" : FormatMastodonCursor(next);
     out.posts = std::move(*page);
     return out;
   }
@@ -105,6 +111,20 @@ class MastodonCollector final : public Collector {
 };
 
 }  // namespace
+
+MastodonCursor ParseMastodonCursor(std::string_view text) {
+  MastodonCursor c;
+  const size_t slash = text.find('/');
+  c.newest_id = ParseId(text.substr(0, slash));
+  if (slash != std::string_view::npos) c.resume_min_id = ParseId(text.substr(slash + 1));
+  return c;
+}
+
+std::string FormatMastodonCursor(const MastodonCursor& c) {
+  std::string out = std::to_string(c.newest_id);
+  if (c.resume_min_id > 0) out += "/" + std::to_string(c.resume_min_id);
+  return out;
+}
 
 Result<std::unique_ptr<Collector>> MakeMastodonCollector(const config::Source& source,
                                                          const config::Config& config,

@@ -13,11 +13,24 @@
 // from the page itself.
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <string>
+#include <string_view>
 
 #include "collectors/collector.h"
 
 namespace chorus::collectors {
+
+// The persisted state of one hashtag query: the newest status id stored (the watermark the next
+// poll's overlap is measured from) and, while a poll is unfinished, the min_id to resume from.
+// Stored as "<newest>" or "<newest>/<resume>".
+struct MastodonCursor {
+  uint64_t newest_id = 0;
+  uint64_t resume_min_id = 0;
+};
+MastodonCursor ParseMastodonCursor(std::string_view text);
+std::string FormatMastodonCursor(const MastodonCursor& cursor);
 
 Result<std::unique_ptr<Collector>> MakeMastodonCollector(const config::Source& source,
                                                          const config::Config& config,
