@@ -2,6 +2,8 @@
 
 #include <httplib.h>
 
+#include "core/build_info.h"
+
 
 namespace chorus::collectors {
 namespace {
@@ -25,7 +27,8 @@ class HttplibTransport final : public HttpTransport {
 
   Result<HttpResponse> Get(const std::string& path_and_query, const HeaderList& headers) override {
     httplib::Headers h;
-    h.emplace("User-Agent", options_.user_agent);
+    h.emplace("User-Agent", options_.user_agent.empty() ? std::string("chorus/") + ChorusVersion()
+                                                        : options_.user_agent);
     h.emplace("Accept", "application/json");
     for (const auto& [k, v] : headers) h.emplace(k, v);
     HttpResponse out;

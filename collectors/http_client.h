@@ -41,7 +41,7 @@ struct HttpClientOptions {
   int64_t connect_timeout_ms = 5'000;
   int64_t read_timeout_ms = 15'000;
   size_t max_body_bytes = 16u << 20;
-  std::string user_agent = "chorus/" CHORUS_VERSION " (+https://github.com/chorus-monitor/chorus)";
+  std::string user_agent;  // empty: "chorus/<version>"
 };
 
 // Creates a client for `base_url` ("https://host[:port]" or "http://host[:port]", optionally with

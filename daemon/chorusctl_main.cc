@@ -3,6 +3,7 @@
 #include <string>
 
 #include "config/config.h"
+#include "core/build_info.h"
 
 namespace {
 
@@ -25,7 +26,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cmd == "--version") {
-    std::cout << "chorusctl " CHORUS_VERSION " (" CHORUS_REVISION ")\n";
+    std::cout << "chorusctl " << chorus::ChorusVersion() << " (" << chorus::ChorusRevision() << ")\n";
     return 0;
   }
   if (cmd == "check-config") {

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "config/config.h"
+#include "core/build_info.h"
 #include "core/log.h"
 #include "daemon/daemon.h"
 #include "daemon/demo.h"
@@ -53,7 +54,7 @@ int main(int argc, char** argv) {
       std::cout << kUsage;
       return 0;
     } else if (arg == "--version") {
-      std::cout << "chorusd " CHORUS_VERSION " (" CHORUS_REVISION ")\n";
+      std::cout << "chorusd " << chorus::ChorusVersion() << " (" << chorus::ChorusRevision() << ")\n";
       return 0;
     } else if (arg == "--demo") {
       demo = true;

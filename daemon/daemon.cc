@@ -18,6 +18,7 @@
 #include "analytics/matcher.h"
 #include "collectors/collector.h"
 #include "config/config.h"
+#include "core/build_info.h"
 #include "core/counter_key.h"
 #include "core/json_escape.h"
 #include "core/log.h"
@@ -73,7 +74,7 @@ class Daemon {
       LogError(r.error().ToString());
       return 1;
     }
-    LogInfo("chorusd " CHORUS_VERSION " listening on " + config->http.listen +
+    LogInfo(std::string("chorusd ") + ChorusVersion() + " listening on " + config->http.listen +
             " (port " + std::to_string(server_->port()) + "), store " + config->storage.path + ", " +
             std::to_string(runners_.size()) + " source(s), " + std::to_string(counters->size()) +
             " counter(s) restored");
@@ -279,7 +280,8 @@ class Daemon {
         "<meta http-equiv=\"refresh\" content=\"10\">"
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
         "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}.up{color:#070}.down{color:#a00}"
-        "</style></head><body><h1>Chorus</h1><p>Version " CHORUS_VERSION " (" CHORUS_REVISION ")</p>"
+        "</style></head><body><h1>Chorus</h1><p>Version " + std::string(ChorusVersion()) + " (" +
+        ChorusRevision() + ")</p>"
         "<h2>Sources</h2><table><tr><th>source</th><th>platform</th><th>health</th>"
         "<th>last success</th><th>rate limit remaining</th><th>last error</th></tr>";
     for (const auto& s : sources) {

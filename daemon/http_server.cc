@@ -1,15 +1,16 @@
 #include "daemon/http_server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
-#include <charconv>
 
+#include "config/config.h"
 #include "core/log.h"
 
 namespace chorus::daemon {
 namespace {
 
-constexpr int kWorkerThreads = 16;
+constexpr int kWorkerThreads = 32;
 
 std::string JsonError(std::string_view message) {
   std::string out = "{\"error\":\"";
@@ -23,32 +24,6 @@ std::string JsonError(std::string_view message) {
 
 }  // namespace
 
-Result<std::pair<std::string, int>> SplitHostPort(const std::string& listen) {
-  std::string host;
-  std::string_view port_text;
-  if (!listen.empty() && listen.front() == '[') {
-    const size_t close = listen.find(']');
-    if (close == std::string::npos || close + 1 >= listen.size() || listen[close + 1] != ':') {
-      return Fail(Error::InvalidArgument("listen address must be host:port: " + listen));
-    }
-    host = listen.substr(1, close - 1);
-    port_text = std::string_view(listen).substr(close + 2);
-  } else {
-    const size_t colon = listen.rfind(':');
-    if (colon == std::string::npos || colon == 0) {
-      return Fail(Error::InvalidArgument("listen address must be host:port: " + listen));
-    }
-    host = listen.substr(0, colon);
-    port_text = std::string_view(listen).substr(colon + 1);
-  }
-  int port = -1;
-  auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (ec != std::errc() || p != port_text.data() + port_text.size() || port < 0 || port > 65535) {
-    return Fail(Error::InvalidArgument("bad port in listen address: " + listen));
-  }
-  return std::make_pair(host, port);
-}
-
 struct HttpServer::Impl {
   HttpHandlers handlers;
   httplib::Server server;
@@ -59,6 +34,12 @@ HttpServer::HttpServer(HttpHandlers handlers) : impl_(std::make_unique<Impl>()) 
   impl_->handlers = std::move(handlers);
   auto& svr = impl_->server;
   svr.new_task_queue = [] { return new httplib::ThreadPool(kWorkerThreads); };
+  // cpp-httplib sets SO_REUSEPORT by default, which lets a second chorusd bind the same port and
+  // silently take half the scrapes. SO_REUSEADDR alone allows quick restarts without that.
+  svr.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   svr.set_keep_alive_max_count(10);
   svr.set_keep_alive_timeout(1);
   svr.set_read_timeout(5, 0);
@@ -120,13 +101,13 @@ HttpServer::HttpServer(HttpHandlers handlers) : impl_(std::make_unique<Impl>()) 
 HttpServer::~HttpServer() { Stop(); }
 
 Result<void> HttpServer::Start(const std::string& listen) {
-  auto hp = SplitHostPort(listen);
+  auto hp = config::ParseHostPort(listen);
   if (!hp) return Fail(hp.error());
   auto& svr = impl_->server;
-  if (hp->second == 0) {
-    port_ = svr.bind_to_any_port(hp->first);
+  if (hp->port == 0) {
+    port_ = svr.bind_to_any_port(hp->host);
   } else {
-    port_ = svr.bind_to_port(hp->first, hp->second) ? hp->second : -1;
+    port_ = svr.bind_to_port(hp->host, hp->port) ? hp->port : -1;
   }
   if (port_ <= 0) {
     return Fail(Error::Unavailable("cannot listen on " + listen + " (address in use or not local?)"));

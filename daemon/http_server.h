@@ -41,7 +41,4 @@ class HttpServer {
   int port_ = 0;
 };
 
-// Splits "host:port" / "[v6]:port"; kInvalidArgument when malformed.
-Result<std::pair<std::string, int>> SplitHostPort(const std::string& listen);
-
 }  // namespace chorus::daemon

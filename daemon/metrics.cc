@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 
+#include "core/build_info.h"
 #include "core/counter_key.h"
 #include "core/log.h"
 #include "ingest/ingester.h"
@@ -102,7 +103,7 @@ Metrics::Metrics() : impl_(std::make_unique<Impl>()) {
       .Name("chorus_build_info")
       .Help("Build information; the value is always 1.")
       .Register(r)
-      .Add({{"version", CHORUS_VERSION}, {"revision", CHORUS_REVISION}})
+      .Add({{"version", ChorusVersion()}, {"revision", ChorusRevision()}})
       .Set(1);
 }
 

@@ -2,7 +2,6 @@
 
 #include <gtest/gtest.h>
 
-#include "daemon/http_server.h"
 
 namespace chorus::daemon {
 namespace {
@@ -52,15 +51,6 @@ TEST(RateBudget, MissingHeadersChangeNothing) {
   b.Update({}, 0);
   EXPECT_EQ(b.WaitMs(0), 0);
   EXPECT_FALSE(b.remaining());
-}
-
-TEST(Listen, SplitsHostAndPort) {
-  EXPECT_EQ(*SplitHostPort("127.0.0.1:9750"), std::make_pair(std::string("127.0.0.1"), 9750));
-  EXPECT_EQ(*SplitHostPort("[::1]:80"), std::make_pair(std::string("::1"), 80));
-  EXPECT_FALSE(SplitHostPort("9750"));
-  EXPECT_FALSE(SplitHostPort("host:99999"));
-  EXPECT_FALSE(SplitHostPort("host:"));
-  EXPECT_FALSE(SplitHostPort("[::1]9750"));
 }
 
 }  // namespace
