@@ -78,6 +78,7 @@ class Daemon {
             " (port " + std::to_string(server_->port()) + "), store " + config->storage.path + ", " +
             std::to_string(runners_.size()) + " source(s), " + std::to_string(counters->size()) +
             " counter(s) restored");
+    WarnAboutUnusedSections(*config);
     for (auto& r : runners_) r->Start();
 
     asio::signal_set signals(io_, SIGINT, SIGTERM, SIGHUP);
@@ -110,6 +111,14 @@ class Daemon {
   }
 
  private:
+  static void WarnAboutUnusedSections(const config::Config& config) {
+    if (!config.rules.empty() || !config.receivers.empty()) {
+      LogWarn("alerts: " + std::to_string(config.rules.size()) +
+              " rule(s) configured and validated; this version of chorusd does not evaluate or "
+              "deliver alerts yet");
+    }
+  }
+
   std::optional<config::Config> Load() {
     auto loaded = config::LoadConfigFile(options_.config_path, /*check_env=*/true);
     if (!loaded.config) {
@@ -197,6 +206,7 @@ class Daemon {
         runners_ = std::move(*new_runners);
       }
       for (auto& r : runners_) r->Start();
+      WarnAboutUnusedSections(*shared_next);
       LogInfo("reload: configuration applied, " + std::to_string(runners_.size()) + " source(s)");
     });
     return {};

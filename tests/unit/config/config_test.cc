@@ -90,8 +90,7 @@ TEST(SampleConfig, LoadsWithoutProblemsInACleanEnvironment) {
   EXPECT_EQ(c.policymakers[0].accounts.at(Platform::kMastodon), "janedoe@gov.example");
   EXPECT_EQ(c.coalition.size(), 1u);
   EXPECT_TRUE(c.receivers.empty());
-  ASSERT_EQ(c.rules.size(), 3u);
-  EXPECT_EQ(c.rules[2].campaign, "fund-our-schools");
+  EXPECT_TRUE(c.rules.empty());  // alert rules are shown commented out until alerts are delivered
   EXPECT_EQ(c.storage.retention.day_ms, 0);
 }
 
