@@ -139,6 +139,8 @@ bool SourceRunner::PollQuery(const collectors::Query& q, PollOutcome* outcome) {
       return false;
     }
     metrics_.AddCounters(applied->counter_deltas);
+    outcome->new_posts += applied->new_posts;
+    outcome->updated_posts += applied->updated_posts;
     {
       LogDebug("source=" + source_.name + " query=\"" + q.description + "\" page: " +
                std::to_string(page.posts.size()) + " posts, " + std::to_string(applied->new_posts) + " new, " +
@@ -154,6 +156,10 @@ bool SourceRunner::PollQuery(const collectors::Query& q, PollOutcome* outcome) {
 
 void SourceRunner::OnPollDone(const PollOutcome& outcome) {
   in_flight_ = false;
+  if (outcome.new_posts > 0 || outcome.updated_posts > 0) {
+    LogInfo("source=" + source_.name + " stored " + std::to_string(outcome.new_posts) +
+            " new post(s), updated engagement of " + std::to_string(outcome.updated_posts));
+  }
   const int64_t now = clock_.NowMs();
   int failures;
   {

@@ -57,6 +57,8 @@ class SourceRunner : public std::enable_shared_from_this<SourceRunner> {
     bool failed = false;
     int64_t retry_at_ms = 0;  // set when the rate-limit budget or a 429 says when to come back
     std::string error;
+    int new_posts = 0;
+    int updated_posts = 0;
   };
   void Schedule(int64_t delay_ms);
   void RunPoll();                 // on the io_context: hand the poll to the pool
