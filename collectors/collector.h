@@ -55,6 +55,17 @@ class Collector {
   virtual ~Collector() = default;
   virtual const std::vector<Query>& queries() const = 0;
   virtual FetchResult FetchPage(const Query& query, const PageRequest& request) = 0;
+
+  // Engagement refresh: re-fetches known posts in bulk by their `local_id` (Mastodon status id on
+  // this server, Bluesky at:// URI, X post id, Reddit fullname). Posts the platform no longer
+  // returns are simply absent from the result. refresh_batch_limit() is the most ids one call
+  // takes (0: this collector cannot refresh).
+  virtual size_t refresh_batch_limit() const { return 0; }
+  virtual FetchResult Refresh(const std::vector<std::string>& local_ids, int64_t now_ms) {
+    (void)local_ids;
+    (void)now_ms;
+    return {};
+  }
 };
 
 // Builds a collector for one configured source, with its transport.

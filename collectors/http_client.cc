@@ -26,15 +26,10 @@ class HttplibTransport final : public HttpTransport {
   }
 
   Result<HttpResponse> Get(const std::string& path_and_query, const HeaderList& headers) override {
-    httplib::Headers h;
-    h.emplace("User-Agent", options_.user_agent.empty() ? std::string("chorus/") + ChorusVersion()
-                                                        : options_.user_agent);
-    h.emplace("Accept", "application/json");
-    for (const auto& [k, v] : headers) h.emplace(k, v);
     HttpResponse out;
     bool too_big = false;
     auto res = client_.Get(
-        prefix_ + path_and_query, h,
+        prefix_ + path_and_query, Headers(headers),
         [&](const httplib::Response& r) {
           out.status = r.status;
           for (const auto& [k, v] : r.headers) out.headers[Lower(k)] = v;
@@ -48,6 +43,34 @@ class HttplibTransport final : public HttpTransport {
           out.body.append(data, len);
           return true;
         });
+    return Finish(res, too_big, std::move(out));
+  }
+
+  Result<HttpResponse> Post(const std::string& path_and_query, const HeaderList& headers,
+                            const std::string& body, const std::string& content_type) override {
+    auto res = client_.Post(prefix_ + path_and_query, Headers(headers), body, content_type);
+    HttpResponse out;
+    bool too_big = false;
+    if (res) {
+      out.status = res->status;
+      for (const auto& [k, v] : res->headers) out.headers[Lower(k)] = v;
+      too_big = res->body.size() > options_.max_body_bytes;
+      out.body = std::move(res->body);
+    }
+    return Finish(res, too_big, std::move(out));
+  }
+
+ private:
+  httplib::Headers Headers(const HeaderList& extra) const {
+    httplib::Headers h;
+    h.emplace("User-Agent", options_.user_agent.empty() ? std::string("chorus/") + ChorusVersion()
+                                                        : options_.user_agent);
+    h.emplace("Accept", "application/json");
+    for (const auto& [k, v] : extra) h.emplace(k, v);
+    return h;
+  }
+
+  Result<HttpResponse> Finish(const httplib::Result& res, bool too_big, HttpResponse out) const {
     if (too_big) {
       return Fail(Error::Unavailable("response body exceeds " +
                                      std::to_string(options_.max_body_bytes) + " bytes"));
@@ -58,7 +81,6 @@ class HttplibTransport final : public HttpTransport {
     return out;
   }
 
- private:
   httplib::Client client_;
   std::string prefix_;
   HttpClientOptions options_;

@@ -35,6 +35,9 @@ class HttpTransport {
   // kUnavailable on connection errors, timeouts, bodies over the cap and truncated transfers;
   // any HTTP status, 4xx and 5xx included, is a successful HttpResponse.
   virtual Result<HttpResponse> Get(const std::string& path_and_query, const HeaderList& headers) = 0;
+  // POSTs `body` with `content_type` (session and token endpoints); same failure rules as Get.
+  virtual Result<HttpResponse> Post(const std::string& path_and_query, const HeaderList& headers,
+                                    const std::string& body, const std::string& content_type) = 0;
 };
 
 struct HttpClientOptions {

@@ -44,6 +44,7 @@ struct Post {
   std::vector<std::string> mentions;  // accounts mentioned, lower-cased, fully qualified
   std::string in_reply_to_local_id;   // local id of the parent post, empty when not a reply
   std::string in_reply_to_author;     // account replied to (lower-cased), empty when unknown
+  std::string in_reply_to_key;        // canonical key of the parent post, empty when not known
   std::string quote_of;               // canonical key of a quoted post, empty when none
   Engagement engagement;
 };

@@ -95,6 +95,7 @@ std::string EncodeStoredPost(const StoredPost& sp) {
   PutList(&out, p.mentions);
   PutString(&out, p.in_reply_to_local_id);
   PutString(&out, p.in_reply_to_author);
+  PutString(&out, p.in_reply_to_key);
   PutString(&out, p.quote_of);
   PutInt(&out, p.engagement.likes);
   PutInt(&out, p.engagement.reposts);
@@ -117,7 +118,7 @@ Result<StoredPost> DecodeStoredPost(std::string_view bytes) {
                   r.String(&p.key) && r.String(&p.local_id) && r.String(&p.url) &&
                   r.Int(&p.created_at_ms) && r.String(&p.author) && r.Int(&p.author_followers) &&
                   r.String(&p.text) && r.List(&p.hashtags) && r.List(&p.mentions) &&
-                  r.String(&p.in_reply_to_local_id) && r.String(&p.in_reply_to_author) &&
+                  r.String(&p.in_reply_to_local_id) && r.String(&p.in_reply_to_author) && r.String(&p.in_reply_to_key) &&
                   r.String(&p.quote_of) && r.Int(&p.engagement.likes) &&
                   r.Int(&p.engagement.reposts) && r.Int(&p.engagement.replies) &&
                   r.Int(&p.engagement.quotes) && r.Int(&sp.first_seen_ms) &&
