@@ -122,7 +122,10 @@ MastodonCursor ParseMastodonCursor(std::string_view text) {
 
 std::string FormatMastodonCursor(const MastodonCursor& c) {
   std::string out = std::to_string(c.newest_id);
-  if (c.resume_min_id > 0) out += "/" + std::to_string(c.resume_min_id);
+  if (c.resume_min_id > 0) {
+    out.push_back('/');
+    out += std::to_string(c.resume_min_id);
+  }
   return out;
 }
 
