@@ -35,6 +35,28 @@ class MastodonCollector final : public Collector {
 
   const std::vector<Query>& queries() const override { return queries_; }
 
+  size_t refresh_batch_limit() const override { return kMastodonRefreshBatch; }
+
+  FetchResult Refresh(const std::vector<std::string>& local_ids, int64_t now_ms) override {
+    (void)now_ms;
+    FetchResult out;
+    std::string path = "/api/v1/statuses?";
+    for (size_t i = 0; i < local_ids.size(); ++i) path += (i ? "&id[]=" : "id[]=") + UrlEncode(local_ids[i]);
+    auto res = transport_->Get(path, AuthHeaders());
+    if (!Classify(res, &out)) {
+      // Servers before 4.3 have no multi-get: the posts simply stay as they were last seen.
+      if (out.http_status == 404) out.error.reset();
+      return out;
+    }
+    auto page = ParseMastodonStatuses(res->body, home_domain_);
+    if (!page) {
+      out.error = page.error();
+      return out;
+    }
+    out.posts = std::move(*page);
+    return out;
+  }
+
   FetchResult FetchPage(const Query& query, const PageRequest& req) override {
     FetchResult out;
     const MastodonCursor cursor = ParseMastodonCursor(req.cursor);
@@ -56,33 +78,13 @@ class MastodonCollector final : public Collector {
     std::string path = "/api/v1/timelines/tag/" + UrlEncode(query.hashtags.front()) +
                        "?limit=" + std::to_string(source_.page_limit) +
                        "&min_id=" + std::to_string(min_id);
-    HeaderList headers;
-    if (!token_.empty()) headers.emplace_back("Authorization", "Bearer " + token_);
-
-    auto res = transport_->Get(path, headers);
-    if (!res) {
-      out.error = res.error();
-      return out;
-    }
-    out.http_status = res->status;
-    const auto rl = ParseMastodonRateLimit(res->Header("x-ratelimit-limit"),
-                                           res->Header("x-ratelimit-remaining"),
-                                           res->Header("x-ratelimit-reset"));
-    out.rate = {rl.limit, rl.remaining, rl.reset_at_ms};
-
-    const int status = res->status;
-    if (status == 404) {
-      // The docs say an unknown tag is 404; the code answers 200 []. Both mean "nothing yet".
-      out.cursor = FormatMastodonCursor({newest, 0});
-      if (newest == 0) out.cursor = "";
-      return out;
-    }
-    if (status != 200) {
-      std::string detail = ParseMastodonError(res->body);
-      if (detail.empty()) detail = "HTTP " + std::to_string(status);
-      if (status == 429) out.error = Error::RateLimited(detail);
-      else if (status == 401 || status == 403) out.error = Error::Unauthenticated(detail);
-      else out.error = Error::Unavailable("HTTP " + std::to_string(status) + ": " + detail);
+    auto res = transport_->Get(path, AuthHeaders());
+    if (!Classify(res, &out)) {
+      if (out.http_status == 404) {
+        // The docs say an unknown tag is 404; the code answers 200 []. Both mean "nothing yet".
+        out.error.reset();
+        out.cursor = newest == 0 ? "" : FormatMastodonCursor({newest, 0});
+      }
       return out;
     }
     auto page = ParseMastodonStatuses(res->body, home_domain_);
@@ -103,6 +105,33 @@ class MastodonCollector final : public Collector {
   }
 
  private:
+  HeaderList AuthHeaders() const {
+    HeaderList headers;
+    if (!token_.empty()) headers.emplace_back("Authorization", "Bearer " + token_);
+    return headers;
+  }
+
+  // Fills status, rate limit and, for anything but a 200, the error. True for a 200.
+  static bool Classify(const Result<HttpResponse>& res, FetchResult* out) {
+    if (!res) {
+      out->error = res.error();
+      return false;
+    }
+    out->http_status = res->status;
+    const auto rl = ParseMastodonRateLimit(res->Header("x-ratelimit-limit"),
+                                           res->Header("x-ratelimit-remaining"),
+                                           res->Header("x-ratelimit-reset"));
+    out->rate = {rl.limit, rl.remaining, rl.reset_at_ms};
+    const int status = res->status;
+    if (status == 200) return true;
+    std::string detail = ParseMastodonError(res->body);
+    if (detail.empty()) detail = "HTTP " + std::to_string(status);
+    if (status == 429) out->error = Error::RateLimited(detail);
+    else if (status == 401 || status == 403) out->error = Error::Unauthenticated(detail);
+    else out->error = Error::Unavailable("HTTP " + std::to_string(status) + ": " + detail);
+    return false;
+  }
+
   config::Source source_;
   std::string home_domain_;
   std::vector<Query> queries_;

@@ -29,6 +29,9 @@ struct MastodonCursor {
   uint64_t newest_id = 0;
   uint64_t resume_min_id = 0;
 };
+// Statuses re-fetched per GET /api/v1/statuses?id[]= (Mastodon 4.3+ caps the list at 40).
+inline constexpr size_t kMastodonRefreshBatch = 40;
+
 MastodonCursor ParseMastodonCursor(std::string_view text);
 std::string FormatMastodonCursor(const MastodonCursor& cursor);
 

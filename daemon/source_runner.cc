@@ -10,6 +10,7 @@
 namespace chorus::daemon {
 namespace {
 constexpr int64_t kRateLimitFallbackMs = 60'000;
+constexpr int kRefreshBatchesPerPoll = 3;
 }
 
 SourceRunner::SourceRunner(boost::asio::io_context& io, boost::asio::thread_pool& pool,
@@ -79,10 +80,75 @@ void SourceRunner::RunPoll() {
 
 SourceRunner::PollOutcome SourceRunner::PollAll() {
   PollOutcome outcome;
+  bool completed = true;
   for (const auto& q : collector_->queries()) {
-    if (stopping_ || !PollQuery(q, &outcome)) break;
+    if (stopping_ || !PollQuery(q, &outcome)) {
+      completed = false;
+      break;
+    }
   }
+  if (completed && !outcome.failed) RefreshDue(&outcome);
   return outcome;
+}
+
+bool SourceRunner::Account(const collectors::FetchResult& page,
+                           std::chrono::steady_clock::time_point started, const std::string& what,
+                           PollOutcome* outcome) {
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  metrics_.ObservePollDuration(source_.name, secs);
+  metrics_.IncRequests(source_.name, page.http_status ? std::to_string(page.http_status) : "error");
+  budget_.Update(page.rate, clock_.NowMs());
+  if (page.rate.remaining) {
+    metrics_.SetRateLimitRemaining(source_.name, static_cast<double>(*page.rate.remaining));
+  }
+  if (!page.error) return true;
+  const Error& e = *page.error;
+  if (e.code == ErrorCode::kRateLimited) {
+    budget_.OnRateLimited(page.rate, clock_.NowMs(), kRateLimitFallbackMs);
+    const int64_t wait = budget_.WaitMs(clock_.NowMs());
+    outcome->retry_at_ms = clock_.NowMs() + wait;
+    LogWarn("source=" + source_.name + " " + what + ": rate limited (429); waiting " +
+            std::to_string(wait / 1000) + "s for the window to reset");
+    return false;
+  }
+  if (e.code == ErrorCode::kParse) metrics_.IncParseErrors(source_.name);
+  outcome->failed = true;
+  outcome->error = e.ToString();
+  LogWarn("source=" + source_.name + " " + what + ": page skipped: " + e.ToString() +
+          (e.code == ErrorCode::kParse ? " (counted in chorus_source_parse_errors_total)" : ""));
+  return false;
+}
+
+void SourceRunner::RefreshDue(PollOutcome* outcome) {
+  const size_t limit = collector_->refresh_batch_limit();
+  if (limit == 0) return;
+  // A few batches per poll: refreshes share the rate-limit budget with polling and must not
+  // starve it when a backlog of due posts builds up.
+  for (int round = 0; round < kRefreshBatchesPerPoll && !stopping_; ++round) {
+    const int64_t now = clock_.NowMs();
+    if (budget_.WaitMs(now) > 0) return;
+    auto due = store_.DueRefreshes(source_.name, now, limit);
+    if (!due) {
+      outcome->failed = true;
+      outcome->error = due.error().ToString();
+      return;
+    }
+    if (due->empty()) return;
+    std::vector<std::string> ids;
+    for (const auto& e : *due) ids.push_back(e.local_id);
+    const auto t0 = std::chrono::steady_clock::now();
+    collectors::FetchResult page = collector_->Refresh(ids, now);
+    if (!Account(page, t0, "engagement refresh", outcome)) return;
+    auto applied = ingester_.ApplyRefresh(source_.name, *due, page.posts, clock_.NowMs());
+    if (!applied) {
+      outcome->failed = true;
+      outcome->error = applied.error().ToString();
+      return;
+    }
+    metrics_.AddCounters(applied->counter_deltas);
+    outcome->updated_posts += applied->updated_posts;
+    if (due->size() < limit) return;
+  }
 }
 
 bool SourceRunner::PollQuery(const collectors::Query& q, PollOutcome* outcome) {
@@ -104,34 +170,15 @@ bool SourceRunner::PollQuery(const collectors::Query& q, PollOutcome* outcome) {
     req.now_ms = now;
     const auto t0 = std::chrono::steady_clock::now();
     collectors::FetchResult page = collector_->FetchPage(q, req);
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    metrics_.ObservePollDuration(source_.name, secs);
-    metrics_.IncRequests(source_.name, page.http_status ? std::to_string(page.http_status) : "error");
-    budget_.Update(page.rate, clock_.NowMs());
-    if (page.rate.remaining) metrics_.SetRateLimitRemaining(source_.name, static_cast<double>(*page.rate.remaining));
-
-    if (page.error) {
-      const Error& e = *page.error;
-      if (e.code == ErrorCode::kRateLimited) {
-        budget_.OnRateLimited(page.rate, clock_.NowMs(), kRateLimitFallbackMs);
-        outcome->retry_at_ms = clock_.NowMs() + budget_.WaitMs(clock_.NowMs());
-        LogWarn("source=" + source_.name + " query=\"" + q.description +
-                "\" rate limited (429); waiting " + std::to_string(budget_.WaitMs(clock_.NowMs()) / 1000) +
-                "s for the window to reset");
-        return false;
-      }
-      if (e.code == ErrorCode::kParse) metrics_.IncParseErrors(source_.name);
-      outcome->failed = true;
-      outcome->error = e.ToString();
-      LogWarn("source=" + source_.name + " query=\"" + q.description + "\" page skipped: " +
-              e.ToString() + (e.code == ErrorCode::kParse ? " (counted in chorus_source_parse_errors_total)" : ""));
-      // Without any response the server is unreachable: the other queries would fail alike.
-      return page.http_status != 0;
+    if (!Account(page, t0, q.description, outcome)) {
+      // An HTTP error concerns this query; the others may still work. No response at all, or a
+      // 429, means the whole source must wait.
+      return page.http_status != 0 && page.error->code != ErrorCode::kRateLimited;
     }
 
     std::map<std::string, std::string> cursors;
     if (!page.cursor.empty() && page.cursor != req.cursor) cursors[cursor_key] = page.cursor;
-    auto applied = ingester_.ApplyPage(page.posts, cursors, clock_.NowMs());
+    auto applied = ingester_.ApplyPage(page.posts, cursors, clock_.NowMs(), source_.name);
     if (!applied) {
       outcome->failed = true;
       outcome->error = applied.error().ToString();

@@ -13,6 +13,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -64,6 +65,11 @@ class SourceRunner : public std::enable_shared_from_this<SourceRunner> {
   void RunPoll();                 // on the io_context: hand the poll to the pool
   PollOutcome PollAll();          // on a worker thread
   bool PollQuery(const collectors::Query& q, PollOutcome* outcome);  // false: stop this poll
+  // Re-fetches known posts whose engagement refresh is due (design §5).
+  void RefreshDue(PollOutcome* outcome);
+  // Records one request's metrics and rate-limit state; false when it failed (outcome updated).
+  bool Account(const collectors::FetchResult& page, std::chrono::steady_clock::time_point started,
+               const std::string& what, PollOutcome* outcome);
   void OnPollDone(const PollOutcome& outcome);
   double Random();
 

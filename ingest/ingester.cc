@@ -1,5 +1,7 @@
 #include "ingest/ingester.h"
 
+#include <algorithm>
+#include <iterator>
 #include <unordered_map>
 
 #include "core/counter_key.h"
@@ -60,9 +62,30 @@ void Ingester::SetMatcher(std::shared_ptr<const analytics::Matcher> matcher) {
   matcher_ = std::move(matcher);
 }
 
+int Ingester::NextRefreshStage(int64_t created_ms, int from_stage, int64_t now_ms) {
+  constexpr int kStages = static_cast<int>(std::size(kRefreshStagesMs));
+  for (int s = std::max(from_stage, 0); s < kStages; ++s) {
+    if (created_ms + kRefreshStagesMs[s] > now_ms) return s;
+  }
+  return -1;
+}
+
 Result<PageOutcome> Ingester::ApplyPage(const std::vector<Post>& posts,
                                         const std::map<std::string, std::string>& cursors,
-                                        int64_t now_ms) {
+                                        int64_t now_ms, const std::string& source) {
+  return Apply(posts, cursors, now_ms, source, {});
+}
+
+Result<PageOutcome> Ingester::ApplyRefresh(const std::string& source,
+                                           const std::vector<store::RefreshEntry>& due,
+                                           const std::vector<Post>& fetched, int64_t now_ms) {
+  return Apply(fetched, {}, now_ms, source, due);
+}
+
+Result<PageOutcome> Ingester::Apply(const std::vector<Post>& posts,
+                                    const std::map<std::string, std::string>& cursors,
+                                    int64_t now_ms, const std::string& source,
+                                    const std::vector<store::RefreshEntry>& due) {
   std::lock_guard lock(mu_);
   PageOutcome out;
   out.posts_in_page = static_cast<int>(posts.size());
@@ -81,13 +104,53 @@ Result<PageOutcome> Ingester::ApplyPage(const std::vector<Post>& posts,
   auto existing = store_.GetPosts(keys);
   if (!existing) return Fail(existing.error());
 
+  // Parents of policymakers' posts: a reply to or quote of a campaign post is a response to that
+  // campaign (design §5), so their stored campaigns are needed.
+  std::vector<std::string> parent_keys;
+  for (size_t i = 0; i < unique.size(); ++i) {
+    if ((*existing)[i]) continue;
+    for (const std::string* k : {&unique[i]->in_reply_to_key, &unique[i]->quote_of}) {
+      if (!k->empty()) parent_keys.push_back(*k);
+    }
+  }
+  std::unordered_map<std::string, std::vector<std::string>> parent_campaigns;
+  if (!parent_keys.empty()) {
+    auto parents = store_.GetPosts(parent_keys);
+    if (!parents) return Fail(parents.error());
+    for (size_t i = 0; i < parent_keys.size(); ++i) {
+      if ((*parents)[i]) parent_campaigns[parent_keys[i]] = (*parents)[i]->campaigns;
+    }
+  }
+
   store::Batch batch;
   Deltas d{&batch};
+  // Refresh answers: every due entry is consumed; found posts move on to their next stage.
+  std::unordered_map<std::string_view, const store::RefreshEntry*> due_by_key;
+  for (const auto& e : due) {
+    batch.refresh_deletes.push_back(e);
+    due_by_key[e.post_key] = &e;
+  }
+  auto schedule = [&](const Post& post, int from_stage) {
+    if (source.empty()) return;
+    const int stage = NextRefreshStage(post.created_at_ms, from_stage, now_ms);
+    if (stage < 0) return;
+    store::RefreshEntry e;
+    e.source = source;
+    e.due_ms = post.created_at_ms + kRefreshStagesMs[stage];
+    e.post_key = post.key;
+    e.local_id = post.local_id;
+    e.stage = stage;
+    batch.refresh_puts.push_back(std::move(e));
+  };
+
   for (size_t i = 0; i < unique.size(); ++i) {
     const Post& post = *unique[i];
     const std::string platform(PlatformName(post.platform));
     const auto& known = (*existing)[i];
     if (known) {
+      if (auto it = due_by_key.find(post.key); it != due_by_key.end()) {
+        schedule(known->post, it->second->stage + 1);
+      }
       const Engagement delta = PositiveDelta(known->post.engagement, post.engagement);
       if (delta == Engagement{}) continue;
       store::StoredPost updated = *known;
@@ -134,9 +197,18 @@ Result<PageOutcome> Ingester::ApplyPage(const std::vector<Post>& posts,
         d.Counter(kPolicymakerMentionsTotal, {{"policymaker", pm}, {"platform", platform}, {"campaign", c}}, 1);
       }
     }
-    // A policymaker's own post carrying a campaign hashtag is a response (design §5).
+    // A policymaker's own post is a response to the campaigns whose hashtag it carries and to
+    // those of the campaign post it replies to or quotes (design §5).
     if (!m.author_policymaker.empty()) {
-      for (const auto& c : m.campaigns) {
+      std::vector<std::string> responded = m.campaigns;
+      for (const std::string* k : {&post.in_reply_to_key, &post.quote_of}) {
+        auto it = parent_campaigns.find(*k);
+        if (k->empty() || it == parent_campaigns.end()) continue;
+        for (const auto& c : it->second) {
+          if (std::find(responded.begin(), responded.end(), c) == responded.end()) responded.push_back(c);
+        }
+      }
+      for (const auto& c : responded) {
         d.Counter(kPolicymakerResponsesTotal,
                   {{"policymaker", m.author_policymaker}, {"campaign", c}, {"platform", platform}}, 1);
       }
@@ -147,6 +219,7 @@ Result<PageOutcome> Ingester::ApplyPage(const std::vector<Post>& posts,
                   {{"member", m.coalition_member}, {"campaign", c}, {"platform", platform}}, 1);
       }
     }
+    schedule(post, 0);
     batch.posts.push_back(std::move(sp));
     ++out.new_posts;
   }

@@ -47,10 +47,30 @@ class Ingester {
   void SetMatcher(std::shared_ptr<const analytics::Matcher> matcher);
 
   // Applies one page and the cursors that cover it, atomically. On error nothing was written.
+  // With a `source`, new posts are scheduled for engagement refresh through that source.
   Result<PageOutcome> ApplyPage(const std::vector<Post>& posts,
-                                const std::map<std::string, std::string>& cursors, int64_t now_ms);
+                                const std::map<std::string, std::string>& cursors, int64_t now_ms,
+                                const std::string& source = "");
+
+  // Applies the answer to an engagement refresh: `fetched` are the posts the platform returned
+  // for the `due` entries. Engagement growth is counted, each entry is removed and the post is
+  // scheduled for its next refresh stage (posts the platform no longer returns are dropped from
+  // the schedule), all in one batch.
+  Result<PageOutcome> ApplyRefresh(const std::string& source,
+                                   const std::vector<store::RefreshEntry>& due,
+                                   const std::vector<Post>& fetched, int64_t now_ms);
+
+  // When a post is re-fetched after creation (design §5: 1 h, 6 h, 24 h, 72 h).
+  static constexpr int64_t kRefreshStagesMs[] = {3'600'000, 6 * 3'600'000, 24 * 3'600'000,
+                                                 72 * 3'600'000};
+  // The first stage at or after `from_stage` whose time is still ahead of `now_ms`; -1 if none.
+  static int NextRefreshStage(int64_t created_ms, int from_stage, int64_t now_ms);
 
  private:
+  Result<PageOutcome> Apply(const std::vector<Post>& posts,
+                            const std::map<std::string, std::string>& cursors, int64_t now_ms,
+                            const std::string& source, const std::vector<store::RefreshEntry>& due);
+
   store::Store& store_;
   std::mutex mu_;
   std::shared_ptr<const analytics::Matcher> matcher_;

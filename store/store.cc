@@ -6,6 +6,7 @@
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 
@@ -87,6 +88,7 @@ struct Store::Impl {
   rocksdb::ColumnFamilyHandle* counters = nullptr;
   rocksdb::ColumnFamilyHandle* series = nullptr;
   rocksdb::ColumnFamilyHandle* cursors = nullptr;
+  rocksdb::ColumnFamilyHandle* refresh = nullptr;
 
   ~Impl() {
     if (db) {
@@ -123,6 +125,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const OpenOp
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
       {rocksdb::kDefaultColumnFamilyName, plain}, {"posts", plain},   {"counters", summed},
       {"series_1m", summed},                      {"cursors", plain},
+      {"refresh", plain},
   };
   auto impl = std::make_unique<Impl>();
   rocksdb::DB* raw = nullptr;
@@ -139,6 +142,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const OpenOp
   impl->counters = impl->handles[2];
   impl->series = impl->handles[3];
   impl->cursors = impl->handles[4];
+  impl->refresh = impl->handles[5];
 
   std::string version;
   s = impl->db->Get(rocksdb::ReadOptions(), impl->meta, kSchemaKey, &version);
@@ -218,12 +222,56 @@ Result<int64_t> Store::CountPosts() const {
   return n;
 }
 
+std::string RefreshEntry::StoreKey() const {
+  std::string key = source;
+  key.push_back(kSep);
+  AppendBigEndian(&key, due_ms);
+  key.append(post_key);
+  return key;
+}
+
+std::string RefreshEntry::StoreValue() const {
+  return std::to_string(stage) + kSep + local_id;
+}
+
+Result<std::vector<RefreshEntry>> Store::DueRefreshes(const std::string& source, int64_t now_ms,
+                                                      size_t limit) const {
+  std::string start = source;
+  start.push_back(kSep);
+  const size_t prefix = start.size();
+  std::string end = start;
+  AppendBigEndian(&end, now_ms + 1);
+  rocksdb::ReadOptions ro;
+  rocksdb::Slice upper(end);
+  ro.iterate_upper_bound = &upper;
+  std::vector<RefreshEntry> out;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->refresh));
+  for (it->Seek(start); it->Valid() && out.size() < limit; it->Next()) {
+    const auto key = it->key().ToStringView();
+    const auto value = it->value().ToStringView();
+    if (key.size() < prefix + 8) continue;
+    RefreshEntry e;
+    e.source = source;
+    e.due_ms = ReadBigEndian(key.substr(prefix, 8));
+    e.post_key = std::string(key.substr(prefix + 8));
+    const size_t sep = value.find(kSep);
+    if (sep == std::string_view::npos) continue;
+    e.stage = std::atoi(std::string(value.substr(0, sep)).c_str());
+    e.local_id = std::string(value.substr(sep + 1));
+    out.push_back(std::move(e));
+  }
+  if (!it->status().ok()) return Fail(StorageError("cannot read refresh schedule", it->status()));
+  return out;
+}
+
 Result<void> Store::Commit(const Batch& batch) {
   rocksdb::WriteBatch wb;
   for (const auto& p : batch.posts) wb.Put(impl_->posts, p.post.key, EncodeStoredPost(p));
   for (const auto& [k, v] : batch.counter_deltas) wb.Merge(impl_->counters, k, EncodeInt64(v));
   for (const auto& [k, v] : batch.series_deltas) wb.Merge(impl_->series, k, EncodeInt64(v));
   for (const auto& [k, v] : batch.cursors) wb.Put(impl_->cursors, k, v);
+  for (const auto& r : batch.refresh_deletes) wb.Delete(impl_->refresh, r.StoreKey());
+  for (const auto& r : batch.refresh_puts) wb.Put(impl_->refresh, r.StoreKey(), r.StoreValue());
   // The WAL is written before Write returns, so a killed process loses nothing it committed;
   // syncing every page to disk would only matter for power loss, and costs an fsync a page.
   const auto s = impl_->db->Write(rocksdb::WriteOptions(), &wb);

@@ -6,6 +6,8 @@
 //   counters   encoded CounterKey -> int64 (little-endian), updated with an add merge operator
 //   series_1m  series key + big-endian minute -> int64, add merge operator
 //   cursors    "<source>\x1f<query>" -> collector-specific cursor text
+//   refresh    "<source>\x1f" + big-endian due time + post key -> RefreshEntry (engagement refresh
+//              schedule: which known posts a source re-fetches, and when)
 //
 // Every change the daemon makes for one fetched page goes through Commit() as one atomic
 // WriteBatch: after a crash either all of a page (posts, counter deltas, series deltas, cursor)
@@ -45,14 +47,28 @@ std::string SeriesKey(std::string_view metric, std::string_view campaign, std::s
                       std::string_view term, int64_t bucket_start_s);
 std::string CursorKey(std::string_view source, std::string_view query);
 
+// One scheduled engagement refresh of a known post.
+struct RefreshEntry {
+  std::string source;
+  int64_t due_ms = 0;
+  std::string post_key;
+  std::string local_id;  // the id the source's collector refreshes by
+  int stage = 0;         // index into the refresh schedule
+  std::string StoreKey() const;
+  std::string StoreValue() const;
+};
+
 // Everything one page changes, applied atomically.
 struct Batch {
   std::vector<StoredPost> posts;                 // upserts
   std::map<std::string, int64_t> counter_deltas; // encoded CounterKey -> delta (> 0)
   std::map<std::string, int64_t> series_deltas;  // SeriesKey -> delta
   std::map<std::string, std::string> cursors;    // CursorKey -> value
+  std::vector<RefreshEntry> refresh_puts;
+  std::vector<RefreshEntry> refresh_deletes;
   bool empty() const {
-    return posts.empty() && counter_deltas.empty() && series_deltas.empty() && cursors.empty();
+    return posts.empty() && counter_deltas.empty() && series_deltas.empty() && cursors.empty() &&
+           refresh_puts.empty() && refresh_deletes.empty();
   }
 };
 
@@ -83,6 +99,9 @@ class Store {
                                                               std::string_view term, int64_t from_s,
                                                               int64_t to_s) const;
   Result<int64_t> CountPosts() const;
+  // Refreshes of `source` due at or before `now_ms`, earliest first, at most `limit`.
+  Result<std::vector<RefreshEntry>> DueRefreshes(const std::string& source, int64_t now_ms,
+                                                 size_t limit) const;
 
   Result<void> Commit(const Batch& batch);
   const std::string& path() const { return path_; }

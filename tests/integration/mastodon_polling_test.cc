@@ -75,6 +75,24 @@ TEST(MastodonPolling, EngagementGrowthIsAddedAsItHappens) {
   EXPECT_EQ(MetricSum(m, "chorus_posts_total", {"campaign=\"fund-our-schools\""}), 1);
 }
 
+TEST(MastodonPolling, OlderPostsAreRefreshedInBulkOnTheirSchedule) {
+  DaemonHarness h;
+  // Created just under an hour ago: outside the 15-minute overlap, so later polls do not see it
+  // again; its first engagement refresh (creation + 1 h) falls due a few seconds from now.
+  auto s = h.Add({"FundOurSchools"}, 3'600'000 - 4'000, 10, /*favourites=*/1);
+  h.Add({"FundOurSchools"});  // a recent post moves the tag's watermark past the old one
+  h.Start();
+  auto likes = [&] {
+    return MetricSum(h.Metrics(), "chorus_engagement_total", {"campaign=\"fund-our-schools\"", "kind=\"like\""});
+  };
+  ASSERT_TRUE(WaitFor([&] { return h.Posts("fund-our-schools") == 2; }, seconds(20))) << h.log();
+  EXPECT_EQ(likes(), 1);
+  h.sim().SetEngagement(s.uri, 7, 3, 0, 0);
+  ASSERT_TRUE(WaitFor([&] { return likes() == 7; }, seconds(30))) << h.log();
+  EXPECT_EQ(MetricSum(h.Metrics(), "chorus_engagement_total", {"kind=\"repost\""}), 3);
+  EXPECT_EQ(h.Posts("fund-our-schools"), 2);
+}
+
 TEST(MastodonPolling, InjectedRateLimitsAreWaitedOut) {
   sim::SimOptions o;
   o.rate_window_ms = 1'000;  // short windows so the test waits seconds, not minutes

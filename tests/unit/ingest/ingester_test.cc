@@ -128,3 +128,67 @@ TEST_F(IngesterTest, CursorCommitsWithThePage) {
 
 }  // namespace
 }  // namespace chorus::ingest
+
+namespace chorus::ingest {
+namespace {
+
+TEST(RefreshSchedule, PicksTheFirstStageStillAhead) {
+  const int64_t created = 1'000'000'000'000;
+  EXPECT_EQ(Ingester::NextRefreshStage(created, 0, created + 1'000), 0);              // due at +1h
+  EXPECT_EQ(Ingester::NextRefreshStage(created, 0, created + 2 * 3'600'000), 1);      // +1h passed
+  EXPECT_EQ(Ingester::NextRefreshStage(created, 2, created + 1'000), 2);
+  EXPECT_EQ(Ingester::NextRefreshStage(created, 0, created + 80 * 3'600'000), -1);    // too old
+  EXPECT_EQ(Ingester::NextRefreshStage(created, 4, created), -1);
+}
+
+TEST_F(IngesterTest, NewPostsAreScheduledForRefreshAndRefreshAnswersMoveThemOn) {
+  Post p = MakePost("a", {"edequity"}, {1, 0, 0, 0});
+  p.local_id = "1001";
+  const int64_t now = p.created_at_ms + 60'000;
+  ASSERT_TRUE(ingester_->ApplyPage({p}, {}, now, "src"));
+  EXPECT_TRUE(store_->DueRefreshes("src", now, 10)->empty());
+  const int64_t due_time = p.created_at_ms + 3'600'000;
+  auto due = store_->DueRefreshes("src", due_time, 10);
+  ASSERT_EQ(due->size(), 1u);
+  EXPECT_EQ((*due)[0].local_id, "1001");
+  EXPECT_EQ((*due)[0].stage, 0);
+  EXPECT_TRUE(store_->DueRefreshes("other-source", due_time, 10)->empty());
+
+  Post refreshed = p;
+  refreshed.engagement = {6, 2, 0, 0};
+  auto r = ingester_->ApplyRefresh("src", *due, {refreshed}, due_time);
+  ASSERT_TRUE(r) << r.error().ToString();
+  EXPECT_EQ(r->updated_posts, 1);
+  EXPECT_EQ(Counter(Key(kEngagementTotal, {{"campaign", "fund-our-schools"}, {"platform", "mastodon"}, {"kind", "like"}})), 6);
+  EXPECT_EQ(Counter(Key(kPostsTotal, {{"campaign", "fund-our-schools"}, {"platform", "mastodon"}})), 1);
+  // The entry moved to the next stage (+6h), nothing else is due now.
+  EXPECT_TRUE(store_->DueRefreshes("src", due_time, 10)->empty());
+  auto next = store_->DueRefreshes("src", p.created_at_ms + 6 * 3'600'000, 10);
+  ASSERT_EQ(next->size(), 1u);
+  EXPECT_EQ((*next)[0].stage, 1);
+  // A post the platform no longer returns leaves the schedule.
+  ASSERT_TRUE(ingester_->ApplyRefresh("src", *next, {}, p.created_at_ms + 6 * 3'600'000));
+  EXPECT_TRUE(store_->DueRefreshes("src", p.created_at_ms + 100 * 3'600'000, 10)->empty());
+}
+
+TEST_F(IngesterTest, APolicymakersReplyToACampaignPostIsAResponseToThatCampaign) {
+  ASSERT_TRUE(ingester_->ApplyPage({MakePost("campaign-post", {"teacherscount"})}, {}, 1));
+  Post reply = MakePost("reply", {});
+  reply.author = "janedoe@gov.example";
+  reply.in_reply_to_key = "campaign-post";
+  Post quote = MakePost("quote", {"edequity"});
+  quote.author = "janedoe@gov.example";
+  quote.quote_of = "campaign-post";
+  Post unrelated_reply = MakePost("other", {});
+  unrelated_reply.author = "janedoe@gov.example";
+  unrelated_reply.in_reply_to_key = "unknown-post";
+  ASSERT_TRUE(ingester_->ApplyPage({reply, quote, unrelated_reply}, {}, 2));
+  EXPECT_EQ(Counter(Key(kPolicymakerResponsesTotal, {{"policymaker", "sen-doe"}, {"campaign", "teachers-count"}, {"platform", "mastodon"}})), 2);
+  EXPECT_EQ(Counter(Key(kPolicymakerResponsesTotal, {{"policymaker", "sen-doe"}, {"campaign", "fund-our-schools"}, {"platform", "mastodon"}})), 1);
+  // Seen again: not a second response.
+  ASSERT_TRUE(ingester_->ApplyPage({reply, quote}, {}, 3));
+  EXPECT_EQ(Counter(Key(kPolicymakerResponsesTotal, {{"policymaker", "sen-doe"}, {"campaign", "teachers-count"}, {"platform", "mastodon"}})), 2);
+}
+
+}  // namespace
+}  // namespace chorus::ingest

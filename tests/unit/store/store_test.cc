@@ -136,3 +136,34 @@ TEST(Store, ReadOnlyOpenSeesCommittedData) {
 
 }  // namespace
 }  // namespace chorus::store
+
+namespace chorus::store {
+namespace {
+
+TEST(Store, DueRefreshesComeEarliestFirstPerSource) {
+  testing::TempDir dir;
+  auto store = Store::Open(dir.path());
+  ASSERT_TRUE(store);
+  Batch b;
+  b.refresh_puts.push_back({"src", 3000, "k3", "id3", 1});
+  b.refresh_puts.push_back({"src", 1000, "k1", "id1", 0});
+  b.refresh_puts.push_back({"src", 2000, "k2", "id2", 2});
+  b.refresh_puts.push_back({"src2", 500, "k9", "id9", 0});
+  b.refresh_puts.push_back({"sr", 500, "k8", "id8", 0});  // a source name that prefixes another
+  ASSERT_TRUE((*store)->Commit(b));
+  auto due = (*store)->DueRefreshes("src", 2000, 10);
+  ASSERT_TRUE(due);
+  ASSERT_EQ(due->size(), 2u);
+  EXPECT_EQ((*due)[0].post_key, "k1");
+  EXPECT_EQ((*due)[1].post_key, "k2");
+  EXPECT_EQ((*due)[1].stage, 2);
+  EXPECT_EQ((*due)[1].local_id, "id2");
+  EXPECT_EQ((*store)->DueRefreshes("src", 5000, 1)->size(), 1u);
+  Batch del;
+  del.refresh_deletes.push_back((*due)[0]);
+  ASSERT_TRUE((*store)->Commit(del));
+  EXPECT_EQ((*store)->DueRefreshes("src", 5000, 10)->size(), 2u);
+}
+
+}  // namespace
+}  // namespace chorus::store
