@@ -33,6 +33,7 @@ struct Query {
   std::string key;
   std::string description;  // for logs: "#fundourschools #edequity"
   std::vector<std::string> hashtags;
+  std::string account;  // set for an account's own timeline (a policymaker's posts), else ""
 };
 
 struct PageRequest {

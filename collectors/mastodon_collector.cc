@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
+#include <map>
+#include <optional>
 #include <set>
 
 #include "collectors/mastodon_parser.h"
@@ -19,7 +21,8 @@ uint64_t ParseId(std::string_view s) {
 class MastodonCollector final : public Collector {
  public:
   MastodonCollector(const config::Source& source, std::vector<std::string> hashtags,
-                    std::unique_ptr<HttpTransport> transport, std::string token)
+                    std::vector<std::string> accounts, std::unique_ptr<HttpTransport> transport,
+                    std::string token)
       : source_(source),
         home_domain_(HostOf(source.base_url)),
         transport_(std::move(transport)),
@@ -29,6 +32,13 @@ class MastodonCollector final : public Collector {
       q.key = "tag:" + tag;
       q.description = "#" + tag;
       q.hashtags = {std::move(tag)};
+      queries_.push_back(std::move(q));
+    }
+    for (auto& acct : accounts) {
+      Query q;
+      q.key = "account:" + acct;
+      q.description = "@" + acct + " statuses";
+      q.account = std::move(acct);
       queries_.push_back(std::move(q));
     }
   }
@@ -75,9 +85,18 @@ class MastodonCollector final : public Collector {
       min_id = MastodonIdFromTimeMs(std::max<int64_t>(req.now_ms - source_.backfill_ms, 0));
     }
 
-    std::string path = "/api/v1/timelines/tag/" + UrlEncode(query.hashtags.front()) +
-                       "?limit=" + std::to_string(source_.page_limit) +
-                       "&min_id=" + std::to_string(min_id);
+    std::string path;
+    if (!query.account.empty()) {
+      // A policymaker's own posts, to see their replies, quotes and hashtag use (design §5).
+      // Boosts are amplification, never their own post.
+      auto id = AccountId(query.account, &out);
+      if (!id) return out;
+      path = "/api/v1/accounts/" + *id + "/statuses?exclude_reblogs=true&limit=" +
+             std::to_string(source_.page_limit) + "&min_id=" + std::to_string(min_id);
+    } else {
+      path = "/api/v1/timelines/tag/" + UrlEncode(query.hashtags.front()) +
+             "?limit=" + std::to_string(source_.page_limit) + "&min_id=" + std::to_string(min_id);
+    }
     auto res = transport_->Get(path, AuthHeaders());
     if (!Classify(res, &out)) {
       if (out.http_status == 404) {
@@ -100,11 +119,41 @@ class MastodonCollector final : public Collector {
     }
     const MastodonCursor next{std::max(newest, page_max), out.next_page_token.empty() ? 0 : page_max};
     out.cursor = next.newest_id == 0 ? "" : FormatMastodonCursor(next);
+    if (!query.account.empty()) ResolveParents(&*page);
     out.posts = std::move(*page);
     return out;
   }
 
  private:
+  // The server-local account id for `acct`, looked up once. nullopt when unknown (the server has
+  // not seen the account yet: an empty page, not an error) or when the lookup failed (`out` set).
+  std::optional<std::string> AccountId(const std::string& acct, FetchResult* out) {
+    if (auto it = account_ids_.find(acct); it != account_ids_.end()) return it->second;
+    auto res = transport_->Get("/api/v1/accounts/lookup?acct=" + UrlEncode(acct), AuthHeaders());
+    if (!Classify(res, out)) {
+      if (out->http_status == 404) out->error.reset();
+      return std::nullopt;
+    }
+    auto id = ParseMastodonAccountId(res->body);
+    if (!id) {
+      out->error = id.error();
+      return std::nullopt;
+    }
+    account_ids_[acct] = *id;
+    return *id;
+  }
+
+  // Replies carry only the server-local id of their parent; one lookup per reply gives its
+  // canonical uri, so a policymaker's reply can be tied to the campaign post it answers.
+  void ResolveParents(std::vector<Post>* posts) {
+    for (auto& p : *posts) {
+      if (p.in_reply_to_local_id.empty() || !p.in_reply_to_key.empty()) continue;
+      auto res = transport_->Get("/api/v1/statuses/" + UrlEncode(p.in_reply_to_local_id), AuthHeaders());
+      if (!res || res->status != 200) continue;  // deleted or private parent: not a response
+      if (auto parent = ParseMastodonStatus(res->body, home_domain_)) p.in_reply_to_key = parent->key;
+    }
+  }
+
   HeaderList AuthHeaders() const {
     HeaderList headers;
     if (!token_.empty()) headers.emplace_back("Authorization", "Bearer " + token_);
@@ -135,6 +184,7 @@ class MastodonCollector final : public Collector {
   config::Source source_;
   std::string home_domain_;
   std::vector<Query> queries_;
+  std::map<std::string, std::string> account_ids_;
   std::unique_ptr<HttpTransport> transport_;
   std::string token_;
 };
@@ -174,8 +224,14 @@ Result<std::unique_ptr<Collector>> MakeMastodonCollector(const config::Source& s
     }
     token = v;
   }
+  std::set<std::string> accounts;
+  for (const auto& p : config.policymakers) {
+    if (auto it = p.accounts.find(Platform::kMastodon); it != p.accounts.end()) accounts.insert(it->second);
+  }
   return std::unique_ptr<Collector>(new MastodonCollector(
-      source, std::vector<std::string>(tags.begin(), tags.end()), std::move(transport), std::move(token)));
+      source, std::vector<std::string>(tags.begin(), tags.end()),
+      std::vector<std::string>(accounts.begin(), accounts.end()), std::move(transport),
+      std::move(token)));
 }
 
 }  // namespace chorus::collectors

@@ -687,6 +687,27 @@ std::string ParseMastodonError(std::string_view body) {
   return message;
 }
 
+Result<std::string> ParseMastodonAccountId(std::string_view body) {
+  if (!simdjson::validate_utf8(body)) return Fail(Error::Parse("mastodon account: not UTF-8"));
+  const simdjson::padded_string padded(body);
+  auto doc = Iterate(padded, "mastodon account");
+  if (!doc) return Fail(doc.error());
+  od::object obj;
+  if (doc->get_object().get(obj)) return Fail(Error::Parse("mastodon account: not an object"));
+  std::string id;
+  for (auto field_result : obj) {
+    od::field field;
+    if (std::move(field_result).get(field)) return Fail(Error::Parse("mastodon account: malformed"));
+    std::string_view key;
+    if (field.unescaped_key().get(key)) return Fail(Error::Parse("mastodon account: malformed key"));
+    if (key == "id" && ReadString(field.value(), id)) {
+      return Fail(Error::Parse("mastodon account: 'id' is not a string"));
+    }
+  }
+  if (!AtDocumentEnd(*doc) || id.empty()) return Fail(Error::Parse("mastodon account: no id"));
+  return id;
+}
+
 uint64_t MastodonIdFromTimeMs(int64_t unix_ms) {
   // Times before 1970 have no snowflake; the smallest id stands for them.
   if (unix_ms <= 0) return 0;

@@ -59,6 +59,9 @@ MastodonRateLimit ParseMastodonRateLimit(std::string_view limit, std::string_vie
 // The error message of a Mastodon error body {"error": "..."}; empty when the body is not one.
 std::string ParseMastodonError(std::string_view body);
 
+// The `id` of an Account entity (GET /api/v1/accounts/lookup).
+Result<std::string> ParseMastodonAccountId(std::string_view body);
+
 // Mastodon status ids are snowflakes: (unix_ms << 16) | sequence. These convert between a time
 // and the smallest id at that time, so a time window can be asked for with min_id/max_id.
 uint64_t MastodonIdFromTimeMs(int64_t unix_ms);

@@ -524,6 +524,71 @@ struct MastodonSim::Impl {
     return r;
   }
 
+  // Requires mu. The statuses matching `keep`, paged like Paginable#paginate_by_id: min_id gives
+  // the oldest `limit` above it, otherwise the newest below max_id and above since_id; newest first.
+  template <typename Keep>
+  std::vector<const SimStatus*> PageBy(const httplib::Request& req, Keep keep) const {
+    const int limit = LimitParam(req);
+    const auto max_id = IdParam(req, "max_id");
+    const auto since_id = IdParam(req, "since_id");
+    const auto min_id = IdParam(req, "min_id");
+    std::vector<const SimStatus*> page;
+    if (min_id) {
+      for (auto it = by_id.upper_bound(*min_id);
+           it != by_id.end() && static_cast<int>(page.size()) < limit; ++it) {
+        if (max_id && it->first >= *max_id) break;
+        if (keep(it->second)) page.push_back(&it->second);
+      }
+      std::reverse(page.begin(), page.end());
+    } else {
+      auto it = max_id ? by_id.lower_bound(*max_id) : by_id.end();
+      while (it != by_id.begin() && static_cast<int>(page.size()) < limit) {
+        --it;
+        if (since_id && it->first <= *since_id) break;
+        if (keep(it->second)) page.push_back(&it->second);
+      }
+    }
+    return page;
+  }
+
+  // GET /api/v1/accounts/lookup?acct=user[@domain]: 404 for an account the server never saw.
+  Reply LookupAccount(const httplib::Request& req) {
+    std::string acct = Lower(req.get_param_value("acct"));
+    if (!acct.empty() && acct[0] == '@') acct.erase(0, 1);
+    SimAccount a;
+    const size_t at = acct.find('@');
+    a.username = acct.substr(0, at);
+    a.domain = at == std::string::npos ? "" : acct.substr(at + 1);
+    Normalize(a);
+    std::lock_guard<std::mutex> lock(mu);
+    if (a.username.empty() || accounts.find(AccountKey(a)) == accounts.end()) {
+      return JsonReply(404, kNotFoundBody);
+    }
+    for (auto it = by_id.rbegin(); it != by_id.rend(); ++it) {
+      if (AccountKey(it->second.account) == AccountKey(a)) a.followers = it->second.account.followers;
+      if (a.followers) break;
+    }
+    Reply r;
+    AppendAccountJson(r.body, a);
+    return r;
+  }
+
+  // GET /api/v1/accounts/:id/statuses (public statuses of one account; boosts are never simulated).
+  Reply AccountStatuses(const httplib::Request& req) {
+    const auto id = ParseId(req.matches[1].str());
+    std::lock_guard<std::mutex> lock(mu);
+    std::string key;
+    for (const auto& [k, info] : accounts) {
+      if (id && info.id == *id) key = k;
+    }
+    if (key.empty()) return JsonReply(404, kNotFoundBody);
+    const bool exclude_replies = TruthyParam(req, "exclude_replies");
+    auto page = PageBy(req, [&](const SimStatus& st) {
+      return AccountKey(st.account) == key && !(exclude_replies && !st.in_reply_to_id.empty());
+    });
+    return StatusArray(page);
+  }
+
   // GET /api/v1/statuses?id[]=...: unknown ids silently omitted, request order kept.
   Reply MultiGet(const httplib::Request& req) {
     const size_t n = req.get_param_value_count("id[]");
@@ -652,6 +717,8 @@ Result<void> MastodonSim::Start(int port) {
   server->Get(R"(/api/v1/timelines/tag/([^/]+))", route(&Impl::TagTimeline));
   server->Get(R"(/api/v1/statuses)", route(&Impl::MultiGet));
   server->Get(R"(/api/v1/statuses/(\d+))", route(&Impl::SingleGet));
+  server->Get(R"(/api/v1/accounts/lookup)", route(&Impl::LookupAccount));
+  server->Get(R"(/api/v1/accounts/(\d+)/statuses)", route(&Impl::AccountStatuses));
   server->Get(R"(.*)", [impl](const httplib::Request& req, httplib::Response& res) {
     impl->Handle(req, res, [](const httplib::Request&) { return JsonReply(404, kNotFoundBody); });
   });

@@ -2,6 +2,8 @@
 // platform pages, repeats itself, federates late, rate-limits and misbehaves.
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "tests/integration/daemon_harness.h"
 
 namespace chorus::testing {
@@ -165,6 +167,38 @@ TEST(MastodonPolling, RequiredTokenIsSentFromTheNamedEnvironmentVariable) {
   unsetenv("CHORUS_TEST_MASTODON_TOKEN");
   EXPECT_EQ(h.log().find("s3cret-token-value"), std::string::npos);
   EXPECT_EQ(HttpGet(h.port(), "/metrics").body.find("s3cret"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace chorus::testing
+
+namespace chorus::testing {
+namespace {
+
+TEST(MastodonPolling, APolicymakersReplyToACampaignPostIsCountedAsAResponse) {
+  DaemonHarness h;
+  auto campaign_post = h.Add({"TeachersCount"}, 60'000);
+  sim::SimStatus reply;
+  reply.created_at_ms = SystemClock::Instance().NowMs() - 30'000;
+  reply.account = {"janedoe", "gov.example", 12000};
+  reply.text = "Thank you, we hear you.";  // no hashtag: only the reply ties it to the campaign
+  reply.in_reply_to_id = std::to_string(campaign_post.id);
+  h.sim().AddStatus(reply);
+  sim::SimStatus chatter = reply;  // a policymaker post that responds to nothing
+  chatter.in_reply_to_id.clear();
+  chatter.text = "Lunch at the capitol.";
+  chatter.created_at_ms -= 1000;
+  h.sim().AddStatus(chatter);
+  h.Start();
+  ASSERT_TRUE(WaitFor([&] {
+    return MetricSum(h.Metrics(), "chorus_policymaker_responses_total",
+                     {"policymaker=\"sen-doe\"", "campaign=\"teachers-count\""}) == 1;
+  }, seconds(20))) << h.log();
+  // Polled again and again, it stays one response.
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  const auto m = h.Metrics();
+  EXPECT_EQ(MetricSum(m, "chorus_policymaker_responses_total"), 1);
+  EXPECT_GT(MetricSum(m, "chorus_source_requests_total", {"code=\"200\""}), 0);
 }
 
 }  // namespace
