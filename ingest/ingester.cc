@@ -148,8 +148,12 @@ Result<PageOutcome> Ingester::Apply(const std::vector<Post>& posts,
     const std::string platform(PlatformName(post.platform));
     const auto& known = (*existing)[i];
     if (known) {
+      // Refresh answers come from the same source, so their local id is the one to ask for next
+      // time (an edited X post has a new id but the same identity).
       if (auto it = due_by_key.find(post.key); it != due_by_key.end()) {
-        schedule(known->post, it->second->stage + 1);
+        Post next = known->post;
+        next.local_id = post.local_id;
+        schedule(next, it->second->stage + 1);
       }
       const Engagement delta = PositiveDelta(known->post.engagement, post.engagement);
       if (delta == Engagement{}) continue;
