@@ -1,6 +1,7 @@
 #include "collectors/collector.h"
 
 #include "collectors/mastodon_collector.h"
+#include "collectors/reddit_collector.h"
 #include "collectors/x_collector.h"
 
 namespace chorus::collectors {
@@ -24,6 +25,7 @@ Result<std::unique_ptr<Collector>> CollectorRegistry::Create(
 void RegisterBuiltinCollectors(CollectorRegistry& registry) {
   registry.Register(Platform::kMastodon, MakeMastodonCollector);
   registry.Register(Platform::kX, MakeXCollector);
+  registry.Register(Platform::kReddit, MakeRedditCollector);
 }
 
 }  // namespace chorus::collectors
