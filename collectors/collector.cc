@@ -1,5 +1,6 @@
 #include "collectors/collector.h"
 
+#include "collectors/bluesky_collector.h"
 #include "collectors/mastodon_collector.h"
 #include "collectors/reddit_collector.h"
 #include "collectors/x_collector.h"
@@ -24,6 +25,7 @@ Result<std::unique_ptr<Collector>> CollectorRegistry::Create(
 
 void RegisterBuiltinCollectors(CollectorRegistry& registry) {
   registry.Register(Platform::kMastodon, MakeMastodonCollector);
+  registry.Register(Platform::kBluesky, MakeBlueskyCollector);
   registry.Register(Platform::kX, MakeXCollector);
   registry.Register(Platform::kReddit, MakeRedditCollector);
 }

@@ -10,24 +10,32 @@
 #include "daemon/daemon.h"
 #include "sim/campaign_player.h"
 #include "sim/mastodon_sim.h"
+#include "sim/platform_player.h"
 
 namespace chorus::daemon {
 
-std::string DemoConfigYaml(const std::string& mastodon_url, const std::string& store_path,
+std::string DemoConfigYaml(const DemoUrls& urls, const std::string& store_path,
                            const std::string& listen) {
-  return "# Written by chorusd --demo: the daemon polls a simulated Mastodon on loopback.\n"
+  auto poll = [](std::string s) {
+    return s + "    poll_interval: 5s\n    backfill: 12h\n    overlap: 15m\n    timeout: 5s\n";
+  };
+  return "# Written by chorusd --demo: the daemon polls simulated platforms on loopback.\n"
          "storage:\n"
          "  path: " + store_path + "\n"
          "http:\n"
          "  listen: \"" + listen + "\"\n"
-         "sources:\n"
-         "  - name: demo-mastodon\n"
-         "    platform: mastodon\n"
-         "    base_url: " + mastodon_url + "\n"
-         "    poll_interval: 5s\n"
-         "    backfill: 12h\n"
-         "    overlap: 15m\n"
-         "    timeout: 5s\n"
+         "sources:\n" +
+         poll("  - name: demo-mastodon\n    platform: mastodon\n    base_url: " + urls.mastodon + "\n") +
+         poll("  - name: demo-bluesky\n    platform: bluesky\n    base_url: " + urls.bluesky +
+              "\n    identifier_env: CHORUS_DEMO_BLUESKY_IDENTIFIER\n"
+              "    password_env: CHORUS_DEMO_BLUESKY_PASSWORD\n") +
+         poll("  - name: demo-x\n    platform: x\n    base_url: " + urls.x +
+              "\n    token_env: CHORUS_DEMO_X_TOKEN\n") +
+         poll("  - name: demo-reddit\n    platform: reddit\n    base_url: " + urls.reddit +
+              "\n    auth_url: " + urls.reddit +
+              "\n    client_id_env: CHORUS_DEMO_REDDIT_CLIENT_ID\n"
+              "    client_secret_env: CHORUS_DEMO_REDDIT_CLIENT_SECRET\n"
+              "    user_agent: \"linux:org.chorus.demo:v1 (by /u/chorus_demo)\"\n") +
          "campaigns:\n"
          "  - name: fund-our-schools\n"
          "    hashtags: [FundOurSchools, EdEquity]\n"
@@ -38,11 +46,12 @@ std::string DemoConfigYaml(const std::string& mastodon_url, const std::string& s
          "  policymakers:\n"
          "    - id: sen-doe\n"
          "      name: Sen. Jane Doe\n"
-         "      accounts: {mastodon: janedoe@gov.example}\n"
+         "      accounts: {mastodon: janedoe@gov.example, bluesky: janedoe.bsky.social, x: SenJaneDoe, "
+         "reddit: SenJaneDoe}\n"
          "  coalition:\n"
          "    - id: parents-united\n"
          "      name: Parents United\n"
-         "      accounts: {mastodon: parents@edu.example}\n";
+         "      accounts: {mastodon: parents@edu.example, bluesky: parentsunited.org, x: ParentsUnited}\n";
 }
 
 int RunDemo(const std::string& listen, const std::string& data_dir_arg) {
@@ -76,16 +85,45 @@ int RunDemo(const std::string& listen, const std::string& data_dir_arg) {
   sim::CampaignPlayer player(mastodon);
   player.Start();
 
+  // The other platforms, with demo credentials handed over the way real secrets are: in the
+  // environment, named by the config.
+  setenv("CHORUS_DEMO_BLUESKY_IDENTIFIER", "demo.bsky.social", 1);
+  setenv("CHORUS_DEMO_BLUESKY_PASSWORD", "demo-app-password", 1);
+  setenv("CHORUS_DEMO_X_TOKEN", "demo-bearer-token", 1);
+  setenv("CHORUS_DEMO_REDDIT_CLIENT_ID", "demo-client", 1);
+  setenv("CHORUS_DEMO_REDDIT_CLIENT_SECRET", "demo-secret", 1);
+  sim::BlueskySimOptions bluesky_options;
+  bluesky_options.identifier = "demo.bsky.social";
+  bluesky_options.password = "demo-app-password";
+  sim::BlueskySim bluesky(bluesky_options);
+  sim::XSimOptions x_options;
+  x_options.required_token = "demo-bearer-token";
+  sim::XSim x(x_options);
+  sim::RedditSimOptions reddit_options;
+  reddit_options.client_id = "demo-client";
+  reddit_options.client_secret = "demo-secret";
+  sim::RedditSim reddit(reddit_options);
+  for (auto r : {bluesky.Start(), x.Start(), reddit.Start()}) {
+    if (!r) {
+      LogError("demo: " + r.error().ToString());
+      return 1;
+    }
+  }
+  sim::PlatformPlayer others(bluesky, x, reddit);
+  others.Start();
+
   const std::string config_path = data_dir + "/chorus.yml";
   {
     std::ofstream out(config_path);
-    out << DemoConfigYaml(mastodon.base_url(), data_dir + "/store", listen);
+    out << DemoConfigYaml({mastodon.base_url(), bluesky.base_url(), x.base_url(), reddit.base_url()},
+                          data_dir + "/store", listen);
     if (!out) {
       LogError("demo: cannot write " + config_path);
       return 1;
     }
   }
-  LogInfo("demo: simulated Mastodon at " + mastodon.base_url() + ", config " + config_path);
+  LogInfo("demo: simulated Mastodon " + mastodon.base_url() + ", Bluesky " + bluesky.base_url() +
+          ", X " + x.base_url() + ", Reddit " + reddit.base_url() + "; config " + config_path);
   DaemonOptions options;
   options.config_path = config_path;
   options.on_ready = [listen](int port) {
@@ -93,8 +131,8 @@ int RunDemo(const std::string& listen, const std::string& data_dir_arg) {
             "/ for the campaigns, /metrics for Prometheus; Ctrl-C stops");
   };
   const int rc = RunDaemon(options);
+  others.Stop();
   player.Stop();
-  mastodon.Stop();
   return rc;
 }
 

@@ -11,8 +11,13 @@ namespace chorus::daemon {
 // code.
 int RunDemo(const std::string& listen, const std::string& data_dir);
 
-// The demo's configuration, pointing at a simulated Mastodon at `mastodon_url`.
-std::string DemoConfigYaml(const std::string& mastodon_url, const std::string& store_path,
+// Base URLs of the simulated platforms.
+struct DemoUrls {
+  std::string mastodon, bluesky, x, reddit;
+};
+
+// The demo's configuration, pointing at the simulated platforms.
+std::string DemoConfigYaml(const DemoUrls& urls, const std::string& store_path,
                            const std::string& listen);
 
 }  // namespace chorus::daemon
