@@ -1,5 +1,7 @@
 #include "sim/mastodon_sim.h"
 
+#include "sim/loopback_server.h"
+
 #include <httplib.h>
 
 #include <algorithm>
@@ -199,10 +201,7 @@ struct MastodonSim::Impl {
   SimOptions options;
 
   // Server lifecycle, apart from the data mutex so Stop() never waits on a handler's lock.
-  std::mutex lifecycle_mu;
-  std::unique_ptr<httplib::Server> server;
-  std::thread listener;
-  std::atomic<int> port{0};
+  LoopbackServer host;
 
   mutable std::mutex mu;
   std::map<uint64_t, SimStatus> by_id;
@@ -502,7 +501,7 @@ struct MastodonSim::Impl {
     Reply r = StatusArray(page);
     if (!page.empty()) {
       // Only PERMITTED_PARAMS (local, limit, only_media) survive into the links; Rails sorts keys.
-      const std::string base = "http://127.0.0.1:" + std::to_string(port.load()) +
+      const std::string base = "http://127.0.0.1:" + std::to_string(host.port()) +
                                "/api/v1/timelines/tag/" + PercentEncode(raw_tag);
       auto link = [&](const char* cursor_key, uint64_t cursor) {
         std::vector<std::pair<std::string, std::string>> q;
@@ -702,8 +701,7 @@ MastodonSim::MastodonSim(SimOptions options) : impl_(std::make_unique<Impl>(std:
 MastodonSim::~MastodonSim() { Stop(); }
 
 Result<void> MastodonSim::Start(int port) {
-  std::lock_guard<std::mutex> lifecycle(impl_->lifecycle_mu);
-  if (impl_->server) return Fail(Error::InvalidArgument("mastodon sim: already started"));
+  if (impl_->host.running()) return Fail(Error::InvalidArgument("mastodon sim: already started"));
   auto server = std::make_unique<httplib::Server>();
   server->new_task_queue = [] { return new httplib::ThreadPool(8); };
   // Short keep-alive so Stop() and idle client connections never hold a worker for long.
@@ -723,45 +721,12 @@ Result<void> MastodonSim::Start(int port) {
     impl->Handle(req, res, [](const httplib::Request&) { return JsonReply(404, kNotFoundBody); });
   });
 
-  int bound = -1;
-  if (port == 0) {
-    bound = server->bind_to_any_port("127.0.0.1");
-  } else if (server->bind_to_port("127.0.0.1", port)) {
-    bound = port;
-  }
-  if (bound <= 0) {
-    return Fail(Error::Unavailable("mastodon sim: cannot bind 127.0.0.1:" + std::to_string(port)));
-  }
-  impl_->port.store(bound);
-  auto done = std::make_shared<std::atomic<bool>>(false);
-  impl_->listener = std::thread([s = server.get(), done] {
-    s->listen_after_bind();
-    done->store(true);
-  });
-  // stop() is a no-op until the listen loop runs (it sets is_running first thing), so wait for
-  // it; from then on Stop() can always end the loop.
-  while (!server->is_running() && !done->load()) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  if (!server->is_running()) {
-    impl_->listener.join();
-    impl_->port.store(0);
-    return Fail(Error::Unavailable("mastodon sim: listen failed on port " + std::to_string(bound)));
-  }
-  impl_->server = std::move(server);
-  return {};
+  return impl_->host.Start(std::move(server), port, "mastodon sim");
 }
 
-void MastodonSim::Stop() {
-  std::lock_guard<std::mutex> lifecycle(impl_->lifecycle_mu);
-  if (!impl_->server) return;
-  impl_->server->stop();
-  if (impl_->listener.joinable()) impl_->listener.join();
-  impl_->server.reset();
-  impl_->port.store(0);
-}
+void MastodonSim::Stop() { impl_->host.Stop(); }
 
-int MastodonSim::port() const { return impl_->port.load(); }
+int MastodonSim::port() const { return impl_->host.port(); }
 
 std::string MastodonSim::base_url() const { return "http://127.0.0.1:" + std::to_string(port()); }
 

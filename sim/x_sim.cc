@@ -1,5 +1,7 @@
 #include "sim/x_sim.h"
 
+#include "sim/loopback_server.h"
+
 #include <httplib.h>
 
 #include <algorithm>
@@ -570,10 +572,7 @@ struct XSim::Impl {
 
   XSimOptions options;
 
-  std::mutex lifecycle_mu;
-  std::unique_ptr<httplib::Server> server;
-  std::thread listener;
-  std::atomic<int> port{0};
+  LoopbackServer host;
 
   mutable std::mutex mu;
   std::map<uint64_t, Stored> by_id;
@@ -1395,8 +1394,7 @@ XSim::XSim(XSimOptions options) : impl_(std::make_unique<Impl>(std::move(options
 XSim::~XSim() { Stop(); }
 
 Result<void> XSim::Start(int port) {
-  std::lock_guard<std::mutex> lifecycle(impl_->lifecycle_mu);
-  if (impl_->server) return Fail(Error::InvalidArgument("x sim: already started"));
+  if (impl_->host.running()) return Fail(Error::InvalidArgument("x sim: already started"));
   auto server = std::make_unique<httplib::Server>();
   server->new_task_queue = [] { return new httplib::ThreadPool(8); };
   server->set_keep_alive_timeout(1);
@@ -1417,43 +1415,12 @@ Result<void> XSim::Start(int port) {
                  [](const httplib::Request&) { return JsonReply(404, kNotFoundRouteBody); });
   });
 
-  int bound = -1;
-  if (port == 0) {
-    bound = server->bind_to_any_port("127.0.0.1");
-  } else if (server->bind_to_port("127.0.0.1", port)) {
-    bound = port;
-  }
-  if (bound <= 0)
-    return Fail(Error::Unavailable("x sim: cannot bind 127.0.0.1:" + std::to_string(port)));
-  impl_->port.store(bound);
-  auto done = std::make_shared<std::atomic<bool>>(false);
-  impl_->listener = std::thread([s = server.get(), done] {
-    s->listen_after_bind();
-    done->store(true);
-  });
-  // stop() is a no-op until the listen loop runs, so wait for it.
-  while (!server->is_running() && !done->load()) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  if (!server->is_running()) {
-    impl_->listener.join();
-    impl_->port.store(0);
-    return Fail(Error::Unavailable("x sim: listen failed on port " + std::to_string(bound)));
-  }
-  impl_->server = std::move(server);
-  return {};
+  return impl_->host.Start(std::move(server), port, "x sim");
 }
 
-void XSim::Stop() {
-  std::lock_guard<std::mutex> lifecycle(impl_->lifecycle_mu);
-  if (!impl_->server) return;
-  impl_->server->stop();
-  if (impl_->listener.joinable()) impl_->listener.join();
-  impl_->server.reset();
-  impl_->port.store(0);
-}
+void XSim::Stop() { impl_->host.Stop(); }
 
-int XSim::port() const { return impl_->port.load(); }
+int XSim::port() const { return impl_->host.port(); }
 
 std::string XSim::base_url() const { return "http://127.0.0.1:" + std::to_string(port()); }
 

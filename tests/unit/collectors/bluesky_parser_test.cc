@@ -669,7 +669,8 @@ TEST(BlueskyCursor, RoundTripsAndRejectsGarbage) {
   EXPECT_EQ(back.window_results, 9900);
   EXPECT_EQ(back.empty_pages, 2);
   EXPECT_EQ(back.page_cursor, c.page_cursor);
-  for (const char* bad : {"", "garbage", "w=", "w=abc", "s=5", "w=5&z=1", "w=5&&s=1", "ww=5", "12345"}) {
+  for (const char* bad :
+       {"", "garbage", "w=", "w=abc", "s=5", "w=5&z=1", "w=5&&s=1", "ww=5", "12345"}) {
     const BlueskyCursor e = ParseBlueskyCursor(bad);
     EXPECT_EQ(e.watermark_ms, 0) << bad;
     EXPECT_FALSE(e.in_progress) << bad;
