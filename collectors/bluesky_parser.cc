@@ -8,6 +8,7 @@
 #include <set>
 #include <utility>
 
+#include "collectors/json_support.h"
 #include "core/time.h"
 
 namespace chorus::collectors {
@@ -15,24 +16,8 @@ namespace {
 
 namespace od = simdjson::ondemand;
 
-// A searchPosts page of 100 posts is ~250 KB; the cap only bounds what one hostile or broken
-// response can make a thread's parser allocate and keep.
-constexpr size_t kMaxBodyBytes = size_t{32} << 20;
-
 constexpr std::string_view kPostCollection = "app.bsky.feed.post";
 constexpr std::string_view kInvalidHandle = "handle.invalid";
-
-// One parser per thread, reused. Nothing it hands out survives a call: every string is copied.
-od::parser& ThreadParser() {
-  thread_local od::parser parser(kMaxBodyBytes);
-  return parser;
-}
-
-// simdjson 3.0.1's document has no at_end(); current_location() reports OUT_OF_BOUNDS exactly
-// when every token was consumed, which rejects trailing content after the top-level value.
-bool AtDocumentEnd(od::document& doc) {
-  return doc.current_location().error() == simdjson::OUT_OF_BOUNDS;
-}
 
 // A value of the wrong JSON type (or a number too large) leaves the document walkable: the value
 // is simply not consumed and the enclosing loop skips it. Every other error is structural.

@@ -6,30 +6,13 @@
 #include <charconv>
 #include <utility>
 
+#include "collectors/json_support.h"
 #include "core/time.h"
 
 namespace chorus::collectors {
 namespace {
 
 namespace od = simdjson::ondemand;
-
-// A Mastodon page is at most 40 statuses (~100 KB); the cap only bounds what one hostile or
-// broken response can make a thread's parser allocate and keep.
-constexpr size_t kMaxBodyBytes = size_t{32} << 20;
-
-// One parser per thread, reused: it keeps its buffers between calls. Nothing it hands out
-// (string_views, values) survives a call: every string is copied into the Post before returning.
-od::parser& ThreadParser() {
-  thread_local od::parser parser(kMaxBodyBytes);
-  return parser;
-}
-
-// simdjson 3.0.1's ondemand::document has no at_end() (it came in a later release), but
-// current_location() reports OUT_OF_BOUNDS exactly when every token has been consumed. Checked
-// after the top-level value was walked, this rejects "[...] [...]"-style trailing content.
-bool AtDocumentEnd(od::document& doc) {
-  return doc.current_location().error() == simdjson::OUT_OF_BOUNDS;
-}
 
 void AsciiLowerInPlace(std::string& s) {
   for (char& c : s) {
@@ -97,24 +80,6 @@ std::string Join(std::string_view prefix, std::string_view key) {
   if (!out.empty()) out += '.';
   out += key;
   return out;
-}
-
-simdjson::error_code ReadString(od::value& v, std::string& out) {
-  std::string_view s;
-  if (auto ec = v.get_string().get(s)) return ec;
-  out.assign(s);
-  return simdjson::SUCCESS;
-}
-
-// For `string or null` fields: null leaves `out` empty.
-simdjson::error_code ReadNullableString(od::value& v, std::string& out) {
-  bool is_null = false;
-  if (auto ec = v.is_null().get(is_null)) return ec;
-  if (is_null) {
-    out.clear();
-    return simdjson::SUCCESS;
-  }
-  return ReadString(v, out);
 }
 
 simdjson::error_code ReadInt(od::value& v, int64_t& out) { return v.get_int64().get(out); }
@@ -377,16 +342,6 @@ Result<Post> ReadStatus(od::object& obj, const Context& ctx, const std::string& 
   post.quote_of = std::move(s.quote_of);
   post.engagement = s.engagement;
   return post;
-}
-
-// Indexes `padded` with the thread's parser; the document, and every string_view taken from it,
-// is only valid until the next call on this thread.
-Result<od::document> Iterate(const simdjson::padded_string& padded, std::string_view what) {
-  od::document doc;
-  if (auto ec = ThreadParser().iterate(padded).get(doc)) {
-    return Fail(Error::Parse(std::string(what) + ": " + simdjson::error_message(ec)));
-  }
-  return doc;
 }
 
 // ---- HtmlToText helpers ----

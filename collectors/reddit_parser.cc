@@ -6,29 +6,16 @@
 #include <charconv>
 #include <cmath>
 #include <utility>
+#include "collectors/json_support.h"
 
 namespace chorus::collectors {
 namespace {
 
 namespace od = simdjson::ondemand;
 
-// A full Reddit page is 100 links, ~450 KB with every field; the cap only bounds what one hostile
-// or broken response can make a thread's parser allocate and keep.
-constexpr size_t kMaxBodyBytes = size_t{32} << 20;
 constexpr std::string_view kWebOrigin = "https://www.reddit.com";
 // created_utc beyond this (year 5138) is not a time any post has; it would also overflow ms.
 constexpr double kMaxEpochSeconds = 1e11;
-
-od::parser& ThreadParser() {
-  thread_local od::parser parser(kMaxBodyBytes);
-  return parser;
-}
-
-// simdjson 3.0.1's document has no at_end(); current_location() reports OUT_OF_BOUNDS exactly when
-// every token has been consumed (see mastodon_parser.cc).
-bool AtDocumentEnd(od::document& doc) {
-  return doc.current_location().error() == simdjson::OUT_OF_BOUNDS;
-}
 
 std::string AsciiLower(std::string_view s) {
   std::string out(s);
@@ -59,24 +46,6 @@ bool IsUserNameByte(unsigned char c) {
 
 void AddOnce(std::vector<std::string>& out, std::string value) {
   if (std::find(out.begin(), out.end(), value) == out.end()) out.push_back(std::move(value));
-}
-
-simdjson::error_code ReadString(od::value& v, std::string& out) {
-  std::string_view s;
-  if (auto ec = v.get_string().get(s)) return ec;
-  out.assign(s);
-  return simdjson::SUCCESS;
-}
-
-// For `string or null` fields: null leaves `out` empty.
-simdjson::error_code ReadNullableString(od::value& v, std::string& out) {
-  bool is_null = false;
-  if (auto ec = v.is_null().get(is_null)) return ec;
-  if (is_null) {
-    out.clear();
-    return simdjson::SUCCESS;
-  }
-  return ReadString(v, out);
 }
 
 // Error messages name the child ("reddit child 3 (t3_hozvuc)") and the field, so a bad page can
@@ -289,14 +258,6 @@ FieldResult ReadListingData(od::value& v, RedditListing& out) {
   }
   if (!has_children) return ctx.Missing("data.children");
   return std::nullopt;
-}
-
-Result<od::document> Iterate(const simdjson::padded_string& padded, std::string_view what) {
-  od::document doc;
-  if (auto ec = ThreadParser().iterate(padded).get(doc)) {
-    return Fail(Error::Parse(std::string(what) + ": " + simdjson::error_message(ec)));
-  }
-  return doc;
 }
 
 std::optional<int64_t> ParseIntHeader(std::string_view text) {

@@ -8,27 +8,13 @@
 #include <unordered_map>
 #include <utility>
 
+#include "collectors/json_support.h"
 #include "core/time.h"
 
 namespace chorus::collectors {
 namespace {
 
 namespace od = simdjson::ondemand;
-
-// A page of 100 posts with expansions is ~300 KB; the cap only bounds what one hostile or broken
-// response can make a thread's parser allocate and keep.
-constexpr size_t kMaxBodyBytes = size_t{32} << 20;
-
-od::parser& ThreadParser() {
-  thread_local od::parser parser(kMaxBodyBytes);
-  return parser;
-}
-
-// simdjson 3.0.1 has no document::at_end(); current_location() is OUT_OF_BOUNDS exactly when
-// every token was consumed, so this rejects trailing content after the top-level value.
-bool AtDocumentEnd(od::document& doc) {
-  return doc.current_location().error() == simdjson::OUT_OF_BOUNDS;
-}
 
 std::string AsciiLower(std::string_view s) {
   std::string out(s);
@@ -80,24 +66,6 @@ class Context {
 };
 
 using FieldResult = std::optional<Error>;  // nullopt: read fine
-
-simdjson::error_code ReadString(od::value& v, std::string& out) {
-  std::string_view s;
-  if (auto ec = v.get_string().get(s)) return ec;
-  out.assign(s);
-  return simdjson::SUCCESS;
-}
-
-// For fields the spec marks nullable: null leaves `out` empty.
-simdjson::error_code ReadNullableString(od::value& v, std::string& out) {
-  bool is_null = false;
-  if (auto ec = v.is_null().get(is_null)) return ec;
-  if (is_null) {
-    out.clear();
-    return simdjson::SUCCESS;
-  }
-  return ReadString(v, out);
-}
 
 // Iterates the fields of the object in `v`, calling fn(key, value) -> FieldResult.
 template <typename Fn>
@@ -503,14 +471,6 @@ Result<int64_t> CreatedAtMs(const RawTweet& t, const Context& ctx) {
   auto ms = ParseRfc3339Ms(t.created_at);
   if (!ms) return Fail(ctx.FieldError("created_at", ms.error().message));
   return *ms;
-}
-
-Result<od::document> Iterate(const simdjson::padded_string& padded, std::string_view what) {
-  od::document doc;
-  if (auto ec = ThreadParser().iterate(padded).get(doc)) {
-    return Fail(Error::Parse(std::string(what) + ": " + simdjson::error_message(ec)));
-  }
-  return doc;
 }
 
 std::optional<int64_t> ParseInt(std::string_view text) {
