@@ -61,6 +61,21 @@ Error StorageError(const std::string& what, const rocksdb::Status& s) {
 
 }  // namespace
 
+int64_t StepSeconds(Step step) {
+  switch (step) {
+    case Step::kMinute: return 60;
+    case Step::kHour: return 3600;
+    case Step::kDay: return 86400;
+  }
+  return 60;
+}
+
+int64_t BucketStart(int64_t unix_s, Step step) {
+  const int64_t size = StepSeconds(step);
+  const int64_t q = unix_s / size;
+  return (unix_s % size < 0 ? q - 1 : q) * size;
+}
+
 std::string SeriesKey(std::string_view metric, std::string_view campaign, std::string_view platform,
                       std::string_view term, int64_t bucket_start_s) {
   std::string key;
@@ -87,6 +102,11 @@ struct Store::Impl {
   rocksdb::ColumnFamilyHandle* posts = nullptr;
   rocksdb::ColumnFamilyHandle* counters = nullptr;
   rocksdb::ColumnFamilyHandle* series = nullptr;
+  rocksdb::ColumnFamilyHandle* series_1h = nullptr;
+  rocksdb::ColumnFamilyHandle* series_1d = nullptr;
+  rocksdb::ColumnFamilyHandle* SeriesFamily(Step step) const {
+    return step == Step::kMinute ? series : step == Step::kHour ? series_1h : series_1d;
+  }
   rocksdb::ColumnFamilyHandle* cursors = nullptr;
   rocksdb::ColumnFamilyHandle* refresh = nullptr;
 
@@ -126,6 +146,8 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const OpenOp
       {rocksdb::kDefaultColumnFamilyName, plain}, {"posts", plain},   {"counters", summed},
       {"series_1m", summed},                      {"cursors", plain},
       {"refresh", plain},
+      {"series_1h", summed},
+      {"series_1d", summed},
   };
   auto impl = std::make_unique<Impl>();
   rocksdb::DB* raw = nullptr;
@@ -143,6 +165,8 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const OpenOp
   impl->series = impl->handles[3];
   impl->cursors = impl->handles[4];
   impl->refresh = impl->handles[5];
+  impl->series_1h = impl->handles[6];
+  impl->series_1d = impl->handles[7];
 
   std::string version;
   s = impl->db->Get(rocksdb::ReadOptions(), impl->meta, kSchemaKey, &version);
@@ -198,14 +222,14 @@ Result<std::map<std::string, int64_t>> Store::LoadCounters() const {
 
 Result<std::vector<std::pair<int64_t, int64_t>>> Store::ReadSeries(
     std::string_view metric, std::string_view campaign, std::string_view platform,
-    std::string_view term, int64_t from_s, int64_t to_s) const {
+    std::string_view term, int64_t from_s, int64_t to_s, Step step) const {
   const std::string start = SeriesKey(metric, campaign, platform, term, from_s);
   const std::string end = SeriesKey(metric, campaign, platform, term, to_s);
   rocksdb::ReadOptions ro;
   rocksdb::Slice upper(end);
   ro.iterate_upper_bound = &upper;
   std::vector<std::pair<int64_t, int64_t>> out;
-  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->series));
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->SeriesFamily(step)));
   for (it->Seek(start); it->Valid(); it->Next()) {
     const auto key = it->key().ToStringView();
     out.emplace_back(ReadBigEndian(key.substr(key.size() - 8)), DecodeInt64(it->value().ToStringView()));
@@ -268,7 +292,18 @@ Result<void> Store::Commit(const Batch& batch) {
   rocksdb::WriteBatch wb;
   for (const auto& p : batch.posts) wb.Put(impl_->posts, p.post.key, EncodeStoredPost(p));
   for (const auto& [k, v] : batch.counter_deltas) wb.Merge(impl_->counters, k, EncodeInt64(v));
-  for (const auto& [k, v] : batch.series_deltas) wb.Merge(impl_->series, k, EncodeInt64(v));
+  for (const auto& [k, v] : batch.series_deltas) {
+    const std::string value = EncodeInt64(v);
+    wb.Merge(impl_->series, k, value);
+    // The same delta lands in the hour and day holding the minute: same key prefix, coarser start.
+    const std::string_view prefix = std::string_view(k).substr(0, k.size() - 8);
+    const int64_t minute = ReadBigEndian(std::string_view(k).substr(k.size() - 8));
+    for (Step step : {Step::kHour, Step::kDay}) {
+      std::string coarse(prefix);
+      AppendBigEndian(&coarse, BucketStart(minute, step));
+      wb.Merge(impl_->SeriesFamily(step), coarse, value);
+    }
+  }
   for (const auto& [k, v] : batch.cursors) wb.Put(impl_->cursors, k, v);
   for (const auto& r : batch.refresh_deletes) wb.Delete(impl_->refresh, r.StoreKey());
   for (const auto& r : batch.refresh_puts) wb.Put(impl_->refresh, r.StoreKey(), r.StoreValue());

@@ -4,7 +4,9 @@
 //   default    metadata (schema version)
 //   posts      canonical post key -> StoredPost (the post as last seen, and how it was counted)
 //   counters   encoded CounterKey -> int64 (little-endian), updated with an add merge operator
-//   series_1m  series key + big-endian minute -> int64, add merge operator
+//   series_1m  series key + big-endian bucket start -> int64, add merge operator; series_1h and
+//   series_1d  hold the same sums per hour and per UTC day, written in the same batch, so a long
+//              range is read at a coarse step without folding millions of minutes
 //   cursors    "<source>\x1f<query>" -> collector-specific cursor text
 //   refresh    "<source>\x1f" + big-endian due time + post key -> RefreshEntry (engagement refresh
 //              schedule: which known posts a source re-fetches, and when)
@@ -41,6 +43,12 @@ struct StoredPost {
 std::string EncodeStoredPost(const StoredPost& p);
 Result<StoredPost> DecodeStoredPost(std::string_view bytes);
 
+// Resolutions of the stored series.
+enum class Step { kMinute, kHour, kDay };
+int64_t StepSeconds(Step step);
+// The start of the bucket holding `unix_s` (UTC; floors negative times too).
+int64_t BucketStart(int64_t unix_s, Step step);
+
 // Series key for one bucket: metric, campaign, platform, term ("" for the campaign total) and the
 // bucket start in unix seconds, big-endian so keys sort by time.
 std::string SeriesKey(std::string_view metric, std::string_view campaign, std::string_view platform,
@@ -62,7 +70,7 @@ struct RefreshEntry {
 struct Batch {
   std::vector<StoredPost> posts;                 // upserts
   std::map<std::string, int64_t> counter_deltas; // encoded CounterKey -> delta (> 0)
-  std::map<std::string, int64_t> series_deltas;  // SeriesKey -> delta
+  std::map<std::string, int64_t> series_deltas;  // SeriesKey of the minute bucket -> delta
   std::map<std::string, std::string> cursors;    // CursorKey -> value
   std::vector<RefreshEntry> refresh_puts;
   std::vector<RefreshEntry> refresh_deletes;
@@ -92,12 +100,14 @@ class Store {
   Result<std::optional<std::string>> GetCursor(const std::string& cursor_key) const;
   // All counters, decoded from their merged values.
   Result<std::map<std::string, int64_t>> LoadCounters() const;
-  // Series buckets with keys in [SeriesKey(..., from_s), SeriesKey(..., to_s)).
+  // Buckets of one resolution whose start lies in [from_s, to_s), as (start, sum) pairs; empty
+  // buckets are absent.
   Result<std::vector<std::pair<int64_t, int64_t>>> ReadSeries(std::string_view metric,
                                                               std::string_view campaign,
                                                               std::string_view platform,
                                                               std::string_view term, int64_t from_s,
-                                                              int64_t to_s) const;
+                                                              int64_t to_s,
+                                                              Step step = Step::kMinute) const;
   Result<int64_t> CountPosts() const;
   // Refreshes of `source` due at or before `now_ms`, earliest first, at most `limit`.
   Result<std::vector<RefreshEntry>> DueRefreshes(const std::string& source, int64_t now_ms,

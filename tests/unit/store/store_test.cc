@@ -167,3 +167,41 @@ TEST(Store, DueRefreshesComeEarliestFirstPerSource) {
 
 }  // namespace
 }  // namespace chorus::store
+
+namespace chorus::store {
+namespace {
+
+TEST(Series, BucketEdgesAreUtcAndFloorNegativeTimes) {
+  EXPECT_EQ(BucketStart(1773151559, Step::kMinute), 1773151500);
+  EXPECT_EQ(BucketStart(1773151500, Step::kMinute), 1773151500);
+  EXPECT_EQ(BucketStart(1773151559, Step::kHour), 1773151200);
+  EXPECT_EQ(BucketStart(1773151559, Step::kDay), 1773100800);  // 2026-03-10T00:00:00Z
+  EXPECT_EQ(BucketStart(-1, Step::kMinute), -60);
+  EXPECT_EQ(BucketStart(-1, Step::kDay), -86400);
+  // Leap day: 2024-02-29T23:59:59Z is in the bucket of 2024-02-29, the next second starts March.
+  EXPECT_EQ(BucketStart(1709251199, Step::kDay), 1709164800);
+  EXPECT_EQ(BucketStart(1709251200, Step::kDay), 1709251200);
+}
+
+TEST(Series, HourAndDayBucketsAreWrittenWithTheMinutes) {
+  testing::TempDir dir;
+  auto store = Store::Open(dir.path());
+  ASSERT_TRUE(store);
+  const int64_t day = 1709164800;  // 2024-02-29T00:00:00Z
+  Batch b;
+  b.series_deltas[SeriesKey("posts", "c", "x", "", day + 10 * 3600 + 5 * 60)] = 1;   // 10:05
+  b.series_deltas[SeriesKey("posts", "c", "x", "", day + 10 * 3600 + 59 * 60)] = 2;  // 10:59
+  b.series_deltas[SeriesKey("posts", "c", "x", "", day + 11 * 3600)] = 4;            // 11:00
+  b.series_deltas[SeriesKey("posts", "c", "x", "", day + 86400 - 60)] = 8;           // 23:59
+  b.series_deltas[SeriesKey("posts", "c", "x", "", day + 86400)] = 16;               // next day
+  ASSERT_TRUE((*store)->Commit(b));
+  using Points = std::vector<std::pair<int64_t, int64_t>>;
+  EXPECT_EQ(*(*store)->ReadSeries("posts", "c", "x", "", day, day + 2 * 86400, Step::kHour),
+            (Points{{day + 10 * 3600, 3}, {day + 11 * 3600, 4}, {day + 23 * 3600, 8}, {day + 86400, 16}}));
+  EXPECT_EQ(*(*store)->ReadSeries("posts", "c", "x", "", day, day + 2 * 86400, Step::kDay),
+            (Points{{day, 15}, {day + 86400, 16}}));
+  EXPECT_EQ((*store)->ReadSeries("posts", "c", "x", "", day, day + 2 * 86400)->size(), 5u);
+}
+
+}  // namespace
+}  // namespace chorus::store
