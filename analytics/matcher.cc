@@ -1,4 +1,5 @@
 #include "analytics/matcher.h"
+#include "core/strings.h"
 
 #include <algorithm>
 
@@ -16,14 +17,6 @@ bool Contains(const std::vector<std::string>& v, std::string_view s) {
 }
 
 }  // namespace
-
-std::string AsciiLower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
 
 bool ContainsPhrase(std::string_view text, std::string_view phrase) {
   if (phrase.empty()) return false;

@@ -9,6 +9,7 @@
 
 #include "config/config.h"
 #include "core/model.h"
+#include "core/strings.h"
 
 namespace chorus::analytics {
 
@@ -49,8 +50,7 @@ class Matcher {
   std::vector<PersonAccounts> coalition_;
 };
 
-// ASCII lower-casing (hashtags and handles are compared this way; non-ASCII bytes are kept).
-std::string AsciiLower(std::string_view s);
+using chorus::AsciiLower;  // hashtags and handles are compared ASCII-lower-cased
 
 // True when `phrase_lower` occurs in `text_lower` with word boundaries on both sides.
 bool ContainsPhrase(std::string_view text_lower, std::string_view phrase_lower);

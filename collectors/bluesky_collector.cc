@@ -12,6 +12,7 @@
 #include "collectors/bluesky_parser.h"
 #include "core/json_escape.h"
 #include "core/time.h"
+#include "core/strings.h"
 
 namespace chorus::collectors {
 namespace {
@@ -22,14 +23,6 @@ constexpr int64_t kResolveRetryMs = 5 * 60'000;
 constexpr int64_t kLoginRetryMs = 5 * 60'000;
 constexpr size_t kMaxFollowerCache = 200'000;  // distinct authors remembered before forgetting all
 constexpr size_t kMaxServerMessage = 200;
-
-std::string AsciiLower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
 
 std::optional<int64_t> ParseI64(std::string_view s) {
   int64_t v = 0;

@@ -10,6 +10,7 @@
 
 #include "collectors/json_support.h"
 #include "core/time.h"
+#include "core/strings.h"
 
 namespace chorus::collectors {
 namespace {
@@ -23,14 +24,6 @@ constexpr std::string_view kInvalidHandle = "handle.invalid";
 // is simply not consumed and the enclosing loop skips it. Every other error is structural.
 bool Tolerable(simdjson::error_code ec) {
   return ec == simdjson::INCORRECT_TYPE || ec == simdjson::NUMBER_OUT_OF_RANGE;
-}
-
-std::string AsciiLower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
 }
 
 bool IsHandleChar(char c) {

@@ -3,16 +3,11 @@
 #include <httplib.h>
 
 #include "core/build_info.h"
+#include "core/strings.h"
 
 
 namespace chorus::collectors {
 namespace {
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 class HttplibTransport final : public HttpTransport {
  public:
@@ -32,7 +27,7 @@ class HttplibTransport final : public HttpTransport {
         prefix_ + path_and_query, Headers(headers),
         [&](const httplib::Response& r) {
           out.status = r.status;
-          for (const auto& [k, v] : r.headers) out.headers[Lower(k)] = v;
+          for (const auto& [k, v] : r.headers) out.headers[AsciiLower(k)] = v;
           return true;
         },
         [&](const char* data, size_t len) {
@@ -53,7 +48,7 @@ class HttplibTransport final : public HttpTransport {
     bool too_big = false;
     if (res) {
       out.status = res->status;
-      for (const auto& [k, v] : res->headers) out.headers[Lower(k)] = v;
+      for (const auto& [k, v] : res->headers) out.headers[AsciiLower(k)] = v;
       too_big = res->body.size() > options_.max_body_bytes;
       out.body = std::move(res->body);
     }
@@ -89,7 +84,7 @@ class HttplibTransport final : public HttpTransport {
 }  // namespace
 
 std::string HttpResponse::Header(std::string_view name) const {
-  auto it = headers.find(Lower(name));
+  auto it = headers.find(AsciiLower(name));
   return it == headers.end() ? std::string() : it->second;
 }
 

@@ -115,7 +115,9 @@ class MastodonCollector final : public Collector {
     for (const auto& p : *page) page_max = std::max(page_max, ParseId(p.local_id));
     // A full page means more may follow above its newest id; a short page ends the poll.
     if (page->size() >= static_cast<size_t>(source_.page_limit) && page_max > min_id) {
-      out.next_page_token = std::to_string(page_max);
+      // rel="prev" carries the min_id of the next page forward; without it, the page's newest id.
+      const std::string prev = ParseLinkHeader(res->Header("link")).prev_min_id;
+      out.next_page_token = ParseId(prev) > min_id ? prev : std::to_string(page_max);
     }
     const MastodonCursor next{std::max(newest, page_max), out.next_page_token.empty() ? 0 : page_max};
     out.cursor = next.newest_id == 0 ? "" : FormatMastodonCursor(next);

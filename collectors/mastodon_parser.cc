@@ -8,6 +8,7 @@
 
 #include "collectors/json_support.h"
 #include "core/time.h"
+#include "core/strings.h"
 
 namespace chorus::collectors {
 namespace {
@@ -18,12 +19,6 @@ void AsciiLowerInPlace(std::string& s) {
   for (char& c : s) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   }
-}
-
-std::string AsciiLower(std::string_view s) {
-  std::string out(s);
-  AsciiLowerInPlace(out);
-  return out;
 }
 
 bool IsAsciiSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'; }

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "collectors/reddit_parser.h"
+#include "core/strings.h"
 
 namespace chorus::collectors {
 namespace {
@@ -54,14 +55,6 @@ std::string Base64(std::string_view in) {
 std::string TrimSlashes(std::string s) {
   while (!s.empty() && s.back() == '/') s.pop_back();
   return s;
-}
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
 }
 
 // What one Query asks Reddit: a site-wide search or a user's submissions.
@@ -333,7 +326,7 @@ std::vector<std::pair<Query, QuerySpec>> BuildQueries(const config::Config& conf
   for (const auto& c : config.campaigns) {
     tags.insert(c.hashtags.begin(), c.hashtags.end());
     for (const auto& k : c.keywords) {
-      const std::string lower = Lower(k);
+      const std::string lower = AsciiLower(k);
       if (keywords.insert(lower).second) keyword_as_written[lower] = k;
     }
   }

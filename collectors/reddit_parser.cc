@@ -7,6 +7,7 @@
 #include <cmath>
 #include <utility>
 #include "collectors/json_support.h"
+#include "core/strings.h"
 
 namespace chorus::collectors {
 namespace {
@@ -16,14 +17,6 @@ namespace od = simdjson::ondemand;
 constexpr std::string_view kWebOrigin = "https://www.reddit.com";
 // created_utc beyond this (year 5138) is not a time any post has; it would also overflow ms.
 constexpr double kMaxEpochSeconds = 1e11;
-
-std::string AsciiLower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
 
 bool IsAsciiSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'; }
 

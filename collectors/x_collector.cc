@@ -10,6 +10,7 @@
 #include "collectors/x_parser.h"
 #include "core/log.h"
 #include "core/time.h"
+#include "core/strings.h"
 
 namespace chorus::collectors {
 namespace {
@@ -25,14 +26,6 @@ uint64_t ParseU64(std::string_view s) {
   uint64_t v = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   return ec == std::errc() && p == s.data() + s.size() ? v : 0;
-}
-
-std::string AsciiLower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
 }
 
 uint64_t Fnv1a64(std::string_view s) {

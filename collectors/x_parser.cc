@@ -10,19 +10,12 @@
 
 #include "collectors/json_support.h"
 #include "core/time.h"
+#include "core/strings.h"
 
 namespace chorus::collectors {
 namespace {
 
 namespace od = simdjson::ondemand;
-
-std::string AsciiLower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
 
 std::string_view TrimAscii(std::string_view s) {
   auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };

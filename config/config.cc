@@ -22,6 +22,7 @@
 #include <utility>
 
 #include "core/time.h"
+#include "core/strings.h"
 
 namespace chorus::config {
 namespace {
@@ -124,14 +125,6 @@ bool IsSpace(char c) {
 bool HasSpace(std::string_view s) { return std::any_of(s.begin(), s.end(), IsSpace); }
 
 bool IsBlank(std::string_view s) { return std::all_of(s.begin(), s.end(), IsSpace); }
-
-std::string AsciiLower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
 
 bool IsEnvName(std::string_view s) {
   if (s.empty() || (s[0] >= '0' && s[0] <= '9')) return false;

@@ -18,6 +18,7 @@
 #include <utility>
 
 #include "core/json_escape.h"
+#include "core/strings.h"
 
 namespace chorus::sim {
 namespace {
@@ -36,14 +37,6 @@ constexpr char kForbiddenHtml[] =
     "<html><head><title>403 Forbidden</title></head><body><h1>403 Forbidden</h1>"
     "<p>Request forbidden by administrative rules.</p></body></html>";
 constexpr char kBadGatewayHtml[] = "<html><body><h1>502 Bad Gateway</h1></body></html>";
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
 
 bool IsSpace(char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r'; }
 bool IsHandleChar(char c) {
@@ -257,7 +250,7 @@ Reply XrpcError(int status, std::string_view name, std::string_view message) {
 }  // namespace
 
 std::string SimDidForHandle(std::string_view handle) {
-  return "did:plc:" + HashChars(Lower(handle), 24);
+  return "did:plc:" + HashChars(AsciiLower(handle), 24);
 }
 
 struct BlueskySim::Impl {
@@ -295,7 +288,7 @@ struct BlueskySim::Impl {
     if (options.rate_window_ms <= 0) options.rate_window_ms = kDefaultWindowMs;
     if (options.search_depth_cap <= 0) options.search_depth_cap = 10'000;
     if (!options.identifier.empty()) {
-      account.handle = Lower(options.identifier);
+      account.handle = AsciiLower(options.identifier);
       account.did = SimDidForHandle(account.handle);
     }
   }
@@ -330,7 +323,7 @@ struct BlueskySim::Impl {
   // not reset the audience it was given as an author.
   BlueskySimActor& Remember(BlueskySimActor a) {
     if (a.did.empty()) a.did = SimDidForHandle(a.handle);
-    did_by_handle[Lower(a.handle)] = a.did;
+    did_by_handle[AsciiLower(a.handle)] = a.did;
     auto [it, inserted] = actors.emplace(a.did, a);
     if (!inserted) {
       if (a.followers == 0) a.followers = it->second.followers;
@@ -343,12 +336,12 @@ struct BlueskySim::Impl {
   std::string Resolve(const std::string& id) const {
     if (id.empty()) return "";
     if (id.rfind("did:", 0) == 0) return actors.count(id) ? id : "";
-    auto it = did_by_handle.find(Lower(id[0] == '@' ? id.substr(1) : id));
+    auto it = did_by_handle.find(AsciiLower(id[0] == '@' ? id.substr(1) : id));
     return it == did_by_handle.end() ? "" : it->second;
   }
 
   static std::string ServedHandle(const BlueskySimActor& a) {
-    return a.invalid_handle ? "handle.invalid" : Lower(a.handle);
+    return a.invalid_handle ? "handle.invalid" : AsciiLower(a.handle);
   }
 
   static std::string DisplayName(const BlueskySimActor& a) {
@@ -431,9 +424,9 @@ struct BlueskySim::Impl {
         while (j < t.size() && IsHandleChar(t[j])) ++j;
         size_t end = j;
         while (end > i + 1 && (t[end - 1] == '.' || t[end - 1] == '-')) --end;
-        const std::string handle = Lower(t.substr(i + 1, end - i - 1));
+        const std::string handle = AsciiLower(t.substr(i + 1, end - i - 1));
         for (const auto& m : p.mentions) {
-          if (!handle.empty() && Lower(m.handle) == handle) {
+          if (!handle.empty() && AsciiLower(m.handle) == handle) {
             out.push_back({i, end, FacetKind::kMention, m.did});
             break;
           }
@@ -605,7 +598,7 @@ struct BlueskySim::Impl {
 
   static std::string BearerOf(const httplib::Request& req) {
     const std::string h = req.get_header_value("Authorization");
-    if (h.size() <= 7 || Lower(h.substr(0, 7)) != "bearer ") return "";
+    if (h.size() <= 7 || AsciiLower(h.substr(0, 7)) != "bearer ") return "";
     return h.substr(7);
   }
 
@@ -638,7 +631,7 @@ struct BlueskySim::Impl {
 
   // POST com.atproto.server.createSession
   Reply CreateSession(const httplib::Request& req) {
-    if (Lower(req.get_header_value("Content-Type")).rfind("application/json", 0) != 0) {
+    if (AsciiLower(req.get_header_value("Content-Type")).rfind("application/json", 0) != 0) {
       return XrpcError(400, "InvalidRequest",
                        "Request encoding (Content-Type) required but not provided");
     }
@@ -650,9 +643,9 @@ struct BlueskySim::Impl {
       return XrpcError(400, "InvalidRequest", "Input must have the property \"password\"");
     std::lock_guard<std::mutex> lock(mu);
     if (!options.identifier.empty()) {
-      const std::string id = Lower(*identifier);
-      const bool who = id == Lower(options.identifier) || id == account.did ||
-                       (!options.account_email.empty() && id == Lower(options.account_email));
+      const std::string id = AsciiLower(*identifier);
+      const bool who = id == AsciiLower(options.identifier) || id == account.did ||
+                       (!options.account_email.empty() && id == AsciiLower(options.account_email));
       if (!who || *password != options.password) {
         return XrpcError(401, "AuthenticationRequired", "Invalid identifier or password");
       }
@@ -733,9 +726,9 @@ struct BlueskySim::Impl {
       if (p.front() == '"') {
         std::string phrase = p.substr(1);
         if (!phrase.empty() && phrase.back() == '"') phrase.pop_back();
-        if (!phrase.empty()) f.terms.push_back(Lower(phrase));
+        if (!phrase.empty()) f.terms.push_back(AsciiLower(phrase));
       } else if (p.size() > 1 && p.front() == '#') {
-        f.tags.push_back(Lower(p.substr(1)));
+        f.tags.push_back(AsciiLower(p.substr(1)));
       } else if (p.size() > 1 && p.front() == '@') {
         if (std::string did = Resolve(p.substr(1)); !did.empty()) f.mentions = did;
       } else if (const size_t colon = p.find(':'); colon != std::string::npos && colon > 0) {
@@ -750,10 +743,10 @@ struct BlueskySim::Impl {
         } else if (op == "did") {
           f.author = p;
         } else {
-          f.terms.push_back(Lower(p));
+          f.terms.push_back(AsciiLower(p));
         }
       } else if (p != "*") {
-        f.terms.push_back(Lower(p));
+        f.terms.push_back(AsciiLower(p));
       }
     }
   }
@@ -768,7 +761,7 @@ struct BlueskySim::Impl {
         return false;
     }
     if (!f.terms.empty()) {
-      const std::string text = Lower(st.post.text);
+      const std::string text = AsciiLower(st.post.text);
       for (const auto& term : f.terms) {
         if (text.find(term) == std::string::npos) return false;
       }
@@ -814,7 +807,7 @@ struct BlueskySim::Impl {
     if (req.has_param("mentions")) f.mentions = Resolve(req.get_param_value("mentions"));
     if (req.has_param("author")) f.author = Resolve(req.get_param_value("author"));
     for (size_t i = 0; i < req.get_param_value_count("tag"); ++i) {
-      std::string t = Lower(req.get_param_value("tag", i));
+      std::string t = AsciiLower(req.get_param_value("tag", i));
       if (!t.empty() && t.front() == '#') t.erase(0, 1);
       if (!t.empty()) f.tags.push_back(std::move(t));
     }
@@ -1200,10 +1193,10 @@ BlueskySimPost BlueskySim::AddPost(BlueskySimPost post) {
   st.post = post;
   st.facets = Impl::ComputeFacets(post);
   for (const SimFacet& f : st.facets) {
-    if (f.kind == FacetKind::kTag) st.tags_lower.push_back(Lower(f.value));
+    if (f.kind == FacetKind::kTag) st.tags_lower.push_back(AsciiLower(f.value));
     if (f.kind == FacetKind::kMention) st.mention_dids.insert(f.value);
   }
-  for (const auto& t : post.record_tags) st.tags_lower.push_back(Lower(t));
+  for (const auto& t : post.record_tags) st.tags_lower.push_back(AsciiLower(t));
   st.cid = "bafyrei" + HashChars(post.uri + "#" + std::to_string(st.version) + post.text, 52);
   st.sort_at_ms = std::min(post.created_at_ms, post.indexed_at_ms);
   st.root_uri = post.reply_parent_uri;

@@ -1,6 +1,7 @@
 #include "sim/mastodon_sim.h"
 
 #include "sim/loopback_server.h"
+#include "core/strings.h"
 
 #include <httplib.h>
 
@@ -40,16 +41,8 @@ bool IsAsciiAlnum(unsigned char c) {
 }
 bool IsWordChar(unsigned char c) { return IsAsciiAlnum(c) || c == '_'; }
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && Lower(a) == Lower(b);
+  return a.size() == b.size() && AsciiLower(a) == AsciiLower(b);
 }
 
 void AppendJsonString(std::string& out, std::string_view s) {
@@ -145,14 +138,14 @@ int LimitParam(const httplib::Request& req) {
 // ActiveModel::Type::Boolean, as Mastodon's truthy_param? uses it.
 bool TruthyParam(const httplib::Request& req, const char* key) {
   if (!req.has_param(key)) return false;
-  const std::string v = Lower(req.get_param_value(key));
+  const std::string v = AsciiLower(req.get_param_value(key));
   return !(v.empty() || v == "0" || v == "f" || v == "false" || v == "off");
 }
 
 std::vector<std::string> TagParams(const httplib::Request& req, const char* key) {
   std::vector<std::string> out;
   const size_t n = std::min(req.get_param_value_count(key), kTagsPerMode);
-  for (size_t i = 0; i < n; ++i) out.push_back(Lower(req.get_param_value(key, i)));
+  for (size_t i = 0; i < n; ++i) out.push_back(AsciiLower(req.get_param_value(key, i)));
   return out;
 }
 
@@ -241,7 +234,7 @@ struct MastodonSim::Impl {
 
   static bool HasTag(const SimStatus& st, std::string_view lower_tag) {
     return std::any_of(st.tags.begin(), st.tags.end(),
-                       [&](const std::string& t) { return Lower(t) == lower_tag; });
+                       [&](const std::string& t) { return AsciiLower(t) == lower_tag; });
   }
 
   // Mastodon's TextFormatter output for plain text: paragraphs, <br />, hashtag and mention links.
@@ -268,7 +261,7 @@ struct MastodonSim::Impl {
         size_t j = i + 1;
         while (j < t.size() && IsWordChar(static_cast<unsigned char>(t[j]))) ++j;
         const std::string_view name(t.data() + i + 1, j - i - 1);
-        if (!name.empty() && HasTag(st, Lower(name))) {
+        if (!name.empty() && HasTag(st, AsciiLower(name))) {
           out += "<a href=\"https://";
           AppendHtmlEscaped(out, options.domain);
           out += "/tags/";
@@ -428,7 +421,7 @@ struct MastodonSim::Impl {
     }
     out += "],\"tags\":[";
     for (size_t i = 0; i < st.tags.size(); ++i) {
-      const std::string name = Lower(st.tags[i]);
+      const std::string name = AsciiLower(st.tags[i]);
       if (i > 0) out += ',';
       out += "{\"name\":";
       AppendJsonString(out, name);
@@ -455,7 +448,7 @@ struct MastodonSim::Impl {
   // GET /api/v1/timelines/tag/:hashtag, after TagFeed and Api::V1::Timelines::TagController.
   Reply TagTimeline(const httplib::Request& req) {
     const std::string raw_tag = req.matches[1].str();
-    const std::string tag = Lower(raw_tag);
+    const std::string tag = AsciiLower(raw_tag);
     std::vector<std::string> any = TagParams(req, "any[]");
     const std::vector<std::string> all = TagParams(req, "all[]");
     const std::vector<std::string> none = TagParams(req, "none[]");
@@ -552,7 +545,7 @@ struct MastodonSim::Impl {
 
   // GET /api/v1/accounts/lookup?acct=user[@domain]: 404 for an account the server never saw.
   Reply LookupAccount(const httplib::Request& req) {
-    std::string acct = Lower(req.get_param_value("acct"));
+    std::string acct = AsciiLower(req.get_param_value("acct"));
     if (!acct.empty() && acct[0] == '@') acct.erase(0, 1);
     SimAccount a;
     const size_t at = acct.find('@');
@@ -766,7 +759,7 @@ SimStatus MastodonSim::AddStatus(SimStatus status) {
     info.last_status_ms = std::max(info.last_status_ms, status.created_at_ms);
   }
   for (const auto& mention : status.mentions) m.Account(mention);
-  for (const auto& t : status.tags) m.known_tags.insert(Lower(t));
+  for (const auto& t : status.tags) m.known_tags.insert(AsciiLower(t));
   m.id_by_uri[status.uri] = status.id;
   m.by_id[status.id] = status;
   return status;

@@ -1,6 +1,7 @@
 #include "sim/reddit_sim.h"
 
 #include "sim/loopback_server.h"
+#include "core/strings.h"
 
 #include <httplib.h>
 
@@ -43,14 +44,6 @@ constexpr char kUnavailableHtml[] =
 
 bool IsAsciiAlnum(unsigned char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
 }
 
 std::string_view Trim(std::string_view s) {
@@ -209,7 +202,7 @@ bool ContainsPhrase(const std::vector<std::string>& words, const std::vector<std
 // r2's VBoolean: false only for "off", empty, or values starting with 'f' or 'n'.
 bool RedditBool(const httplib::Request& req, const char* key) {
   if (!req.has_param(key)) return false;
-  const std::string v = Lower(req.get_param_value(key));
+  const std::string v = AsciiLower(req.get_param_value(key));
   return !(v.empty() || v == "off" || v[0] == 'f' || v[0] == 'n');
 }
 
@@ -223,7 +216,7 @@ int LimitParam(const httplib::Request& req) {
 }
 
 bool IsGenericUserAgent(std::string_view ua) {
-  const std::string lower = Lower(Trim(ua));
+  const std::string lower = AsciiLower(Trim(ua));
   // Library defaults, command-line tools, a browser pretended by a script, and chorus' own default
   // (no user_agent configured) tell Reddit nothing about who is calling.
   static constexpr std::string_view kGeneric[] = {"python-requests", "python-urllib",
@@ -349,7 +342,7 @@ struct RedditSim::Impl {
     AppendJsonString(out, selftext, raw);
     if (!deleted) {
       key("author_fullname");
-      AppendJsonString(out, "t2_" + Base36(Fnv1a(Lower(p.author)) % 2'000'000'000ULL), raw);
+      AppendJsonString(out, "t2_" + Base36(Fnv1a(AsciiLower(p.author)) % 2'000'000'000ULL), raw);
     }
     out += ", \"saved\": false, \"gilded\": 0, \"clicked\": false";
     key("title");
@@ -383,7 +376,7 @@ struct RedditSim::Impl {
       out += "null";
     }
     key("subreddit_id");
-    AppendJsonString(out, "t5_" + Base36(Fnv1a(Lower(p.subreddit)) % 60'000'000ULL), raw);
+    AppendJsonString(out, "t5_" + Base36(Fnv1a(AsciiLower(p.subreddit)) % 60'000'000ULL), raw);
     key("id");
     AppendJsonString(out, p.id, raw);
     key("author");
@@ -472,15 +465,15 @@ struct RedditSim::Impl {
 
   Reply Search(const httplib::Request& req, const std::string& subreddit) {
     const auto phrases = ParseQuery(req.has_param("q") ? req.get_param_value("q") : "");
-    const std::string type = req.has_param("type") ? Lower(req.get_param_value("type")) : "";
+    const std::string type = req.has_param("type") ? AsciiLower(req.get_param_value("type")) : "";
     const std::string sort =
-        req.has_param("sort") ? Lower(req.get_param_value("sort")) : "relevance";
+        req.has_param("sort") ? AsciiLower(req.get_param_value("sort")) : "relevance";
     const bool restrict = !subreddit.empty() && RedditBool(req, "restrict_sr");
     std::lock_guard<std::mutex> lock(mu);
     const bool links = type.empty() || type.find("link") != std::string::npos;
     auto keep = [&](const RedditSimPost& p) {
       if (!links || phrases.empty() || !Searchable(p)) return false;
-      if (restrict && Lower(p.subreddit) != Lower(subreddit)) return false;
+      if (restrict && AsciiLower(p.subreddit) != AsciiLower(subreddit)) return false;
       const auto words = Words(p.title + "\n" + p.selftext);
       return std::all_of(phrases.begin(), phrases.end(),
                          [&](const auto& ph) { return ContainsPhrase(words, ph); });
@@ -492,18 +485,18 @@ struct RedditSim::Impl {
   Reply SubredditSearch(const httplib::Request& req) { return Search(req, req.matches[1].str()); }
 
   Reply Submitted(const httplib::Request& req) {
-    const std::string user = Lower(req.matches[1].str());
-    const std::string sort = req.has_param("sort") ? Lower(req.get_param_value("sort")) : "new";
+    const std::string user = AsciiLower(req.matches[1].str());
+    const std::string sort = req.has_param("sort") ? AsciiLower(req.get_param_value("sort")) : "new";
     std::lock_guard<std::mutex> lock(mu);
     if (users.count(user) == 0) return JsonReply(404, kNotFoundBody);
-    auto keep = [&](const RedditSimPost& p) { return Searchable(p) && Lower(p.author) == user; };
+    auto keep = [&](const RedditSimPost& p) { return Searchable(p) && AsciiLower(p.author) == user; };
     return Listing(req, Sorted(keep, sort), false);
   }
 
   Reply SubredditNew(const httplib::Request& req) {
-    const std::string sub = Lower(req.matches[1].str());
+    const std::string sub = AsciiLower(req.matches[1].str());
     std::lock_guard<std::mutex> lock(mu);
-    auto keep = [&](const RedditSimPost& p) { return Searchable(p) && Lower(p.subreddit) == sub; };
+    auto keep = [&](const RedditSimPost& p) { return Searchable(p) && AsciiLower(p.subreddit) == sub; };
     return Listing(req, Sorted(keep, "new"), false);
   }
 
@@ -545,7 +538,7 @@ struct RedditSim::Impl {
     r.rate_headers = false;
     const std::string auth = req.get_header_value("Authorization");
     std::optional<std::string> creds;
-    if (auth.size() > 6 && Lower(auth.substr(0, 6)) == "basic ") {
+    if (auth.size() > 6 && AsciiLower(auth.substr(0, 6)) == "basic ") {
       creds = Base64Decode(Trim(std::string_view(auth).substr(6)));
     }
     if (!creds || *creds != options.client_id + ":" + options.client_secret) {
@@ -581,7 +574,7 @@ struct RedditSim::Impl {
   // Requires mu.
   bool Authorized(const httplib::Request& req) const {
     const std::string h = req.get_header_value("Authorization");
-    if (h.size() <= 7 || Lower(h.substr(0, 7)) != "bearer ") return false;
+    if (h.size() <= 7 || AsciiLower(h.substr(0, 7)) != "bearer ") return false;
     auto it = tokens.find(std::string(Trim(std::string_view(h).substr(7))));
     return it != tokens.end() && options.clock->NowMs() < it->second;
   }
@@ -735,7 +728,7 @@ RedditSimPost RedditSim::AddPost(RedditSimPost post) {
     } while (m.by_name.count("t3_" + post.id) != 0);
   }
   post.name = "t3_" + post.id;
-  if (!post.author.empty()) m.users.insert(Lower(post.author));
+  if (!post.author.empty()) m.users.insert(AsciiLower(post.author));
   if (m.by_name.count(post.name) == 0) m.order.push_back(post.name);
   m.by_name[post.name] = post;
   return post;
@@ -743,7 +736,7 @@ RedditSimPost RedditSim::AddPost(RedditSimPost post) {
 
 void RedditSim::AddUser(const std::string& name) {
   std::lock_guard<std::mutex> lock(impl_->mu);
-  impl_->users.insert(Lower(name));
+  impl_->users.insert(AsciiLower(name));
 }
 
 bool RedditSim::SetEngagement(const std::string& fullname, int64_t score, int64_t num_comments,

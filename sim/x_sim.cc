@@ -1,6 +1,7 @@
 #include "sim/x_sim.h"
 
 #include "sim/loopback_server.h"
+#include "core/strings.h"
 
 #include <httplib.h>
 
@@ -47,14 +48,6 @@ bool IsAsciiAlnum(unsigned char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 bool IsWordByte(unsigned char c) { return IsAsciiAlnum(c) || c == '_' || c >= 0x80; }
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
 
 uint64_t Fnv1a(std::string_view s) {
   uint64_t h = 1469598103934665603ULL;
@@ -328,13 +321,13 @@ class QueryParser {
     Node n;
     if (t.size() >= 2 && t.front() == '"') {
       n.op = "phrase";
-      n.value = Lower(t.substr(1, t.size() - 2));
+      n.value = AsciiLower(t.substr(1, t.size() - 2));
     } else if (t.size() >= 2 && (t.front() == '#' || t.front() == '@')) {
       n.op = std::string(1, t.front());
-      n.value = Lower(t.substr(1));
+      n.value = AsciiLower(t.substr(1));
     } else if (const size_t colon = t.find(':'); colon != std::string::npos && colon > 0) {
-      n.op = Lower(t.substr(0, colon));
-      n.value = Lower(t.substr(colon + 1));
+      n.op = AsciiLower(t.substr(0, colon));
+      n.value = AsciiLower(t.substr(colon + 1));
       static const std::set<std::string> kOps = {"from", "to", "is", "lang"};
       if (kOps.count(n.op) == 0 || n.value.empty()) {
         error_ = "There were errors processing your request: Reference to invalid operator '" +
@@ -349,7 +342,7 @@ class QueryParser {
       }
     } else {
       n.op = "word";
-      n.value = Lower(t);
+      n.value = AsciiLower(t);
     }
     return n;
   }
@@ -594,7 +587,7 @@ struct XSim::Impl {
   // ---- users (require mu) ----
 
   XSimUser& User(XSimUser u) {
-    const std::string key = Lower(u.username);
+    const std::string key = AsciiLower(u.username);
     auto it = users.find(key);
     if (it == users.end()) {
       if (u.id.empty()) {
@@ -616,7 +609,7 @@ struct XSim::Impl {
   }
 
   const XSimUser* UserByName(const std::string& name) const {
-    auto it = users.find(Lower(name));
+    auto it = users.find(AsciiLower(name));
     return it == users.end() ? nullptr : &it->second;
   }
 
@@ -788,7 +781,7 @@ struct XSim::Impl {
     AppendJsonString(out, DisplayName(u.username));
     out += ",\"username\":";
     AppendJsonString(out, u.username);
-    const uint64_t h = Fnv1a(Lower(u.username));
+    const uint64_t h = Fnv1a(AsciiLower(u.username));
     if (shape.user_fields.count("created_at") != 0) {
       out += ",\"created_at\":";
       AppendJsonString(
@@ -955,24 +948,24 @@ struct XSim::Impl {
     const XSimPost& p = s.post;
     if (n.op == "#") {
       return std::any_of(s.tags.begin(), s.tags.end(),
-                         [&](const Entity& e) { return Lower(e.text) == n.value; });
+                         [&](const Entity& e) { return AsciiLower(e.text) == n.value; });
     }
     if (n.op == "@") {
       return std::any_of(s.mentions.begin(), s.mentions.end(),
-                         [&](const Entity& e) { return Lower(e.text) == n.value; });
+                         [&](const Entity& e) { return AsciiLower(e.text) == n.value; });
     }
-    if (n.op == "phrase" || n.op == "word") return ContainsPhrase(Lower(s.text), n.value);
-    if (n.op == "from") return Lower(p.author.username) == n.value;
+    if (n.op == "phrase" || n.op == "word") return ContainsPhrase(AsciiLower(s.text), n.value);
+    if (n.op == "from") return AsciiLower(p.author.username) == n.value;
     if (n.op == "to") {
       const Stored* parent = p.reply_to != 0 ? Find(p.reply_to) : nullptr;
-      return parent != nullptr && Lower(parent->post.author.username) == n.value;
+      return parent != nullptr && AsciiLower(parent->post.author.username) == n.value;
     }
     if (n.op == "is") {
       if (n.value == "retweet") return p.retweet_of != 0;
       if (n.value == "reply") return p.reply_to != 0;
       return p.quote_of != 0;
     }
-    if (n.op == "lang") return Lower(p.lang) == n.value;
+    if (n.op == "lang") return AsciiLower(p.lang) == n.value;
     return false;
   }
 
@@ -1302,7 +1295,7 @@ struct XSim::Impl {
 
   bool Authorized(const httplib::Request& req) const {
     const std::string h = req.get_header_value("Authorization");
-    if (h.size() <= 7 || Lower(h.substr(0, 7)) != "bearer ") return false;
+    if (h.size() <= 7 || AsciiLower(h.substr(0, 7)) != "bearer ") return false;
     return options.required_token.empty() || h.substr(7) == options.required_token;
   }
 
