@@ -5,6 +5,7 @@
 
 
 #include "config/config.h"
+#include "core/json_escape.h"
 #include "core/log.h"
 
 namespace chorus::daemon {
@@ -12,15 +13,7 @@ namespace {
 
 constexpr int kWorkerThreads = 32;
 
-std::string JsonError(std::string_view message) {
-  std::string out = "{\"error\":\"";
-  for (char c : message) {
-    if (c == '"' || c == '\\') out.push_back('\\');
-    if (static_cast<unsigned char>(c) < 0x20) continue;
-    out.push_back(c);
-  }
-  return out + "\"}";
-}
+std::string JsonError(std::string_view message) { return "{\"error\":" + JsonString(message) + "}"; }
 
 }  // namespace
 

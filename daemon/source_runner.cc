@@ -188,12 +188,10 @@ bool SourceRunner::PollQuery(const collectors::Query& q, PollOutcome* outcome) {
     metrics_.AddCounters(applied->counter_deltas);
     outcome->new_posts += applied->new_posts;
     outcome->updated_posts += applied->updated_posts;
-    {
-      LogDebug("source=" + source_.name + " query=\"" + q.description + "\" page: " +
-               std::to_string(page.posts.size()) + " posts, " + std::to_string(applied->new_posts) + " new, " +
-               std::to_string(applied->updated_posts) + " updated, cursor " + page.cursor +
-               (page.next_page_token.empty() ? "" : ", next page above " + page.next_page_token));
-    }
+    LogDebug("source=" + source_.name + " query=\"" + q.description + "\" page: " +
+             std::to_string(page.posts.size()) + " posts, " + std::to_string(applied->new_posts) +
+             " new, " + std::to_string(applied->updated_posts) + " updated, cursor " + page.cursor +
+             (page.next_page_token.empty() ? "" : ", next page above " + page.next_page_token));
     if (!page.cursor.empty()) req.cursor = page.cursor;
     if (page.next_page_token.empty()) return true;
     req.page_token = page.next_page_token;

@@ -9,8 +9,6 @@
 namespace chorus::ingest {
 namespace {
 
-constexpr int64_t kMinuteMs = 60'000;
-
 struct Deltas {
   store::Batch* batch;
   void Counter(const char* name, std::vector<std::pair<std::string, std::string>> labels, int64_t d) {
@@ -20,8 +18,9 @@ struct Deltas {
   void Series(std::string_view metric, std::string_view campaign, std::string_view platform,
               std::string_view term, int64_t created_ms, int64_t d) {
     if (d <= 0) return;
-    const int64_t bucket_s = (created_ms >= 0 ? created_ms / kMinuteMs : (created_ms - kMinuteMs + 1) / kMinuteMs) * 60;
-    batch->series_deltas[store::SeriesKey(metric, campaign, platform, term, bucket_s)] += d;
+    const int64_t created_s = created_ms >= 0 ? created_ms / 1000 : (created_ms - 999) / 1000;
+    batch->series_deltas[store::SeriesKey(metric, campaign, platform, term,
+                                          store::BucketStart(created_s, store::Step::kMinute))] += d;
   }
 };
 
