@@ -49,6 +49,12 @@ struct Metrics::Impl {
   prometheus::Family<prometheus::Gauge>* last_success;
   prometheus::Family<prometheus::Histogram>* poll_duration;
   prometheus::Family<prometheus::Counter>* parse_errors;
+  prometheus::Family<prometheus::Gauge>* unique_authors;
+  prometheus::Family<prometheus::Gauge>* share_of_voice;
+  prometheus::Family<prometheus::Gauge>* first_mention;
+  prometheus::Family<prometheus::Gauge>* first_response;
+  prometheus::Family<prometheus::Gauge>* store_size;
+  prometheus::Family<prometheus::Counter>* alerts;
 
   prometheus::Counter* CounterFor(const std::string& encoded) {
     auto it = counters.find(encoded);
@@ -99,6 +105,30 @@ Metrics::Metrics() : impl_(std::make_unique<Impl>()) {
                              .Name("chorus_source_parse_errors_total")
                              .Help("Pages from the source that could not be parsed and were skipped.")
                              .Register(r);
+  impl_->unique_authors = &prometheus::BuildGauge()
+                               .Name("chorus_unique_authors")
+                               .Help("Distinct authors of the campaign's posts created in the window ending now.")
+                               .Register(r);
+  impl_->share_of_voice = &prometheus::BuildGauge()
+                               .Name("chorus_share_of_voice")
+                               .Help("The campaign's share of all configured campaigns' posts on the platform in the window, 0 to 1.")
+                               .Register(r);
+  impl_->first_mention = &prometheus::BuildGauge()
+                              .Name(ingest::kFirstMentionTimestamp)
+                              .Help("Creation time of the earliest post in the campaign mentioning the policymaker.")
+                              .Register(r);
+  impl_->first_response = &prometheus::BuildGauge()
+                               .Name(ingest::kFirstResponseTimestamp)
+                               .Help("Creation time of the policymaker's earliest response to the campaign.")
+                               .Register(r);
+  impl_->store_size = &prometheus::BuildGauge()
+                           .Name("chorus_store_size_bytes")
+                           .Help("Size of the RocksDB store on disk plus memtables, as RocksDB estimates it.")
+                           .Register(r);
+  impl_->alerts = &prometheus::BuildCounter()
+                       .Name("chorus_alerts_total")
+                       .Help("Alert deliveries by rule, receiver and outcome (delivered, failed, retried, dropped).")
+                       .Register(r);
   prometheus::BuildGauge()
       .Name("chorus_build_info")
       .Help("Build information; the value is always 1.")
@@ -185,6 +215,31 @@ void Metrics::ObservePollDuration(const std::string& source, double seconds) {
 }
 void Metrics::IncParseErrors(const std::string& source) {
   impl_->parse_errors->Add({{"source", source}}).Increment();
+}
+
+void Metrics::SetUniqueAuthors(const std::string& campaign, const std::string& platform,
+                               const std::string& window, double value) {
+  impl_->unique_authors->Add({{"campaign", campaign}, {"platform", platform}, {"window", window}}).Set(value);
+}
+void Metrics::SetShareOfVoice(const std::string& campaign, const std::string& platform,
+                              const std::string& window, double value) {
+  impl_->share_of_voice->Add({{"campaign", campaign}, {"platform", platform}, {"window", window}}).Set(value);
+}
+void Metrics::SetMarks(const std::map<std::string, int64_t>& marks) {
+  for (const auto& [encoded, seconds] : marks) {
+    const auto key = CounterKey::Decode(encoded);
+    if (!key) continue;
+    auto* family = key->name == ingest::kFirstMentionTimestamp    ? impl_->first_mention
+                   : key->name == ingest::kFirstResponseTimestamp ? impl_->first_response
+                                                                  : nullptr;
+    if (family == nullptr) continue;
+    std::map<std::string, std::string> labels(key->labels.begin(), key->labels.end());
+    family->Add(labels).Set(static_cast<double>(seconds));
+  }
+}
+void Metrics::SetStoreSize(double bytes) { impl_->store_size->Add({}).Set(bytes); }
+void Metrics::IncAlerts(const std::string& rule, const std::string& receiver, const std::string& outcome) {
+  impl_->alerts->Add({{"rule", rule}, {"receiver", receiver}, {"outcome", outcome}}).Increment();
 }
 
 std::string Metrics::Serialize() const {

@@ -40,6 +40,18 @@ class Metrics {
   void ObservePollDuration(const std::string& source, double seconds);
   void IncParseErrors(const std::string& source);
 
+  // Distinct authors of the campaign's posts created in the window ending now (1h, 24h, 7d).
+  void SetUniqueAuthors(const std::string& campaign, const std::string& platform,
+                        const std::string& window, double value);
+  // The campaign's share (0..1) of all configured campaigns' posts on the platform in the window.
+  void SetShareOfVoice(const std::string& campaign, const std::string& platform,
+                       const std::string& window, double value);
+  // First mention / response timestamps (encoded CounterKey of ingest::kFirst* -> unix seconds).
+  void SetMarks(const std::map<std::string, int64_t>& marks);
+  void SetStoreSize(double bytes);
+  // One alert delivery attempt's outcome: delivered | failed | retried | dropped.
+  void IncAlerts(const std::string& rule, const std::string& receiver, const std::string& outcome);
+
   // The Prometheus text exposition format 0.0.4.
   std::string Serialize() const;
 

@@ -61,6 +61,24 @@ void Ingester::SetMatcher(std::shared_ptr<const analytics::Matcher> matcher) {
   matcher_ = std::move(matcher);
 }
 
+void Ingester::SetNewPostHook(NewPostHook hook) {
+  std::lock_guard lock(mu_);
+  hook_ = std::move(hook);
+}
+
+void Ingester::SetPostRetention(int64_t ms) {
+  std::lock_guard lock(mu_);
+  post_retention_ms_ = ms;
+}
+
+Result<void> Ingester::LoadMarks() {
+  auto marks = store_.LoadMarks();
+  if (!marks) return Fail(marks.error());
+  std::lock_guard lock(mu_);
+  marks_ = std::move(*marks);
+  return {};
+}
+
 int Ingester::NextRefreshStage(int64_t created_ms, int from_stage, int64_t now_ms) {
   constexpr int kStages = static_cast<int>(std::size(kRefreshStagesMs));
   for (int s = std::max(from_stage, 0); s < kStages; ++s) {
@@ -123,6 +141,16 @@ Result<PageOutcome> Ingester::Apply(const std::vector<Post>& posts,
 
   store::Batch batch;
   Deltas d{&batch};
+  // Earliest creation time wins: backfilled pages may bring older mentions after newer ones.
+  auto mark = [&](const char* name, const std::string& pm, const std::string& campaign, int64_t ms) {
+    const std::string key = CounterKey{name, {{"policymaker", pm}, {"campaign", campaign}}}.Encode();
+    const int64_t s = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
+    auto it = batch.marks.find(key);
+    const int64_t current = it != batch.marks.end() ? it->second
+                            : marks_.count(key)      ? marks_.at(key)
+                                                     : INT64_MAX;
+    if (s < current) batch.marks[key] = s;
+  };
   // Refresh answers: every due entry is consumed; found posts move on to their next stage.
   std::unordered_map<std::string_view, const store::RefreshEntry*> due_by_key;
   for (const auto& e : due) {
@@ -168,6 +196,10 @@ Result<PageOutcome> Ingester::Apply(const std::vector<Post>& posts,
       continue;
     }
 
+    if (post_retention_ms_ > 0 && post.created_at_ms < now_ms - post_retention_ms_) {
+      ++out.expired_posts;
+      continue;
+    }
     const analytics::Match m = matcher_->Evaluate(post);
     if (!m.relevant()) {
       ++out.irrelevant_posts;
@@ -193,6 +225,7 @@ Result<PageOutcome> Ingester::Apply(const std::vector<Post>& posts,
     }
     AddEngagement(d, m.campaigns, platform, created, post.engagement);
     for (const auto& pm : m.mentioned_policymakers) {
+      for (const auto& c : m.campaigns) mark(kFirstMentionTimestamp, pm, c, created);
       if (m.campaigns.empty()) {
         d.Counter(kPolicymakerMentionsTotal, {{"policymaker", pm}, {"platform", platform}, {"campaign", ""}}, 1);
       }
@@ -202,8 +235,9 @@ Result<PageOutcome> Ingester::Apply(const std::vector<Post>& posts,
     }
     // A policymaker's own post is a response to the campaigns whose hashtag it carries and to
     // those of the campaign post it replies to or quotes (design §5).
+    std::vector<std::string> responded;
     if (!m.author_policymaker.empty()) {
-      std::vector<std::string> responded = m.campaigns;
+      responded = m.campaigns;
       for (const std::string* k : {&post.in_reply_to_key, &post.quote_of}) {
         auto it = parent_campaigns.find(*k);
         if (k->empty() || it == parent_campaigns.end()) continue;
@@ -214,6 +248,7 @@ Result<PageOutcome> Ingester::Apply(const std::vector<Post>& posts,
       for (const auto& c : responded) {
         d.Counter(kPolicymakerResponsesTotal,
                   {{"policymaker", m.author_policymaker}, {"campaign", c}, {"platform", platform}}, 1);
+        mark(kFirstResponseTimestamp, m.author_policymaker, c, created);
       }
     }
     if (!m.coalition_member.empty()) {
@@ -223,6 +258,7 @@ Result<PageOutcome> Ingester::Apply(const std::vector<Post>& posts,
       }
     }
     schedule(post, 0);
+    if (hook_) hook_(NewPostEvent{sp, m, responded}, now_ms, batch);
     batch.posts.push_back(std::move(sp));
     ++out.new_posts;
   }
@@ -230,7 +266,10 @@ Result<PageOutcome> Ingester::Apply(const std::vector<Post>& posts,
   if (!batch.empty()) {
     if (auto r = store_.Commit(batch); !r) return Fail(r.error());
   }
+  for (const auto& [k, v] : batch.marks) marks_[k] = v;
+  out.alerts_queued = static_cast<int>(batch.outbox_puts.size());
   out.counter_deltas = std::move(batch.counter_deltas);
+  out.marks = std::move(batch.marks);
   return out;
 }
 

@@ -30,13 +30,31 @@ inline constexpr const char* kPotentialReachTotal = "chorus_potential_reach_tota
 inline constexpr const char* kPolicymakerMentionsTotal = "chorus_policymaker_mentions_total";
 inline constexpr const char* kPolicymakerResponsesTotal = "chorus_policymaker_responses_total";
 inline constexpr const char* kCoalitionPostsTotal = "chorus_coalition_posts_total";
+// Gauges kept as store marks (encoded CounterKey -> unix seconds), the earliest creation time of a
+// policymaker's mention in / response to a campaign: "time to first response" is their difference.
+inline constexpr const char* kFirstMentionTimestamp = "chorus_policymaker_first_mention_timestamp_seconds";
+inline constexpr const char* kFirstResponseTimestamp = "chorus_policymaker_first_response_timestamp_seconds";
+
+// What the ingester tells the alerting module about each post it stores for the first time.
+struct NewPostEvent {
+  const store::StoredPost& post;
+  const analytics::Match& match;
+  // Campaigns a policymaker's post responds to (design §5); empty unless the author is one.
+  const std::vector<std::string>& responded_campaigns;
+};
+// Called under the ingester's lock for every new post, before the page commits; whatever it adds
+// to `batch` (alert outbox entries) commits atomically with the post.
+using NewPostHook = std::function<void(const NewPostEvent& event, int64_t now_ms, store::Batch& batch)>;
 
 struct PageOutcome {
   int posts_in_page = 0;
   int new_posts = 0;        // stored for the first time (relevant ones)
   int updated_posts = 0;    // already known; engagement changed
   int irrelevant_posts = 0; // matched nothing configured; not stored
+  int expired_posts = 0;    // new, but created before the posts retention; not stored
+  int alerts_queued = 0;    // outbox entries committed with the page
   std::map<std::string, int64_t> counter_deltas;  // encoded CounterKey -> delta, as committed
+  std::map<std::string, int64_t> marks;           // first-mention/response marks that moved
 };
 
 class Ingester {
@@ -45,6 +63,12 @@ class Ingester {
 
   // Swaps the matcher after a config reload. Posts already stored keep how they were counted.
   void SetMatcher(std::shared_ptr<const analytics::Matcher> matcher);
+  void SetNewPostHook(NewPostHook hook);
+  // New posts created more than `ms` before now are skipped (0 = none are): the store would drop
+  // them at its next compaction, and one seen again later would be counted a second time.
+  void SetPostRetention(int64_t ms);
+  // Loads the first-mention/response marks already in the store (call once before ingesting).
+  Result<void> LoadMarks();
 
   // Applies one page and the cursors that cover it, atomically. On error nothing was written.
   // With a `source`, new posts are scheduled for engagement refresh through that source.
@@ -74,6 +98,9 @@ class Ingester {
   store::Store& store_;
   std::mutex mu_;
   std::shared_ptr<const analytics::Matcher> matcher_;
+  NewPostHook hook_;
+  int64_t post_retention_ms_ = 0;
+  std::map<std::string, int64_t> marks_;  // as in the store
 };
 
 }  // namespace chorus::ingest

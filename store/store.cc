@@ -1,14 +1,17 @@
 #include "store/store.h"
 
 #include <rocksdb/cache.h>
+#include <rocksdb/compaction_filter.h>
 #include <rocksdb/db.h>
 #include <rocksdb/merge_operator.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <unordered_set>
 
 namespace chorus::store {
 namespace {
@@ -53,6 +56,102 @@ class Int64AddOperator : public rocksdb::AssociativeMergeOperator {
     return true;
   }
   const char* Name() const override { return "chorus.Int64Add"; }
+};
+
+constexpr std::string_view kPlatformNames[] = {"mastodon", "bluesky", "x", "reddit"};
+
+char StepLetter(Step step) { return step == Step::kMinute ? 'm' : step == Step::kHour ? 'h' : 'd'; }
+
+std::string IndexPrefix(std::string_view campaign) {
+  std::string key(campaign);
+  key.push_back(kSep);
+  return key;
+}
+
+std::string IndexKey(std::string_view campaign, int64_t created_ms, std::string_view post_key) {
+  std::string key = IndexPrefix(campaign);
+  AppendBigEndian(&key, created_ms);
+  key.append(post_key);
+  return key;
+}
+
+std::string AuthorPrefix(Step step, std::string_view campaign, std::string_view platform) {
+  std::string key(1, StepLetter(step));
+  key.append(campaign).push_back(kSep);
+  key.append(platform).push_back(kSep);
+  return key;
+}
+
+int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+
+// Drops time-keyed entries past their retention when RocksDB compacts them. One instance per
+// column family; stateless apart from the options, so safe on RocksDB's compaction threads.
+class RetentionFilter : public rocksdb::CompactionFilter {
+ public:
+  enum class Kind { kSeries1m, kSeries1h, kSeries1d, kAuthors, kPosts, kPostIndex };
+  RetentionFilter(Kind kind, Retention retention, std::function<int64_t()> now_s)
+      : kind_(kind), retention_(retention), now_s_(std::move(now_s)) {}
+
+  Decision FilterV2(int, const rocksdb::Slice& key, ValueType type, const rocksdb::Slice& value,
+                    std::string*, std::string*) const override {
+    if (type != ValueType::kValue && type != ValueType::kMergeOperand) return Decision::kKeep;
+    return Expired(key.ToStringView(), value.ToStringView()) ? Decision::kRemove : Decision::kKeep;
+  }
+  const char* Name() const override { return "chorus.Retention"; }
+
+ private:
+  int64_t Now() const {
+    if (now_s_) return now_s_();
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch()).count();
+  }
+  // True when a bucket of `step` starting at `start_s` ended more than `keep_s` ago.
+  bool BucketExpired(int64_t start_s, Step step, int64_t keep_s) const {
+    return keep_s > 0 && start_s + StepSeconds(step) <= Now() - keep_s;
+  }
+  bool PostExpired(int64_t created_ms) const {
+    return retention_.posts_s > 0 && FloorDiv(created_ms, 1000) < Now() - retention_.posts_s;
+  }
+  int64_t KeepFor(Step step) const {
+    return step == Step::kMinute ? retention_.minute_s
+                                 : step == Step::kHour ? retention_.hour_s : retention_.day_s;
+  }
+
+  bool Expired(std::string_view key, std::string_view value) const {
+    switch (kind_) {
+      case Kind::kSeries1m:
+      case Kind::kSeries1h:
+      case Kind::kSeries1d: {
+        if (key.size() < 8) return false;
+        const Step step = kind_ == Kind::kSeries1m ? Step::kMinute
+                          : kind_ == Kind::kSeries1h ? Step::kHour : Step::kDay;
+        return BucketExpired(ReadBigEndian(key.substr(key.size() - 8)), step, KeepFor(step));
+      }
+      case Kind::kAuthors: {
+        if (key.empty()) return false;
+        const Step step = key[0] == 'm' ? Step::kMinute : key[0] == 'h' ? Step::kHour : Step::kDay;
+        const size_t first = key.find(kSep);
+        const size_t second = first == std::string_view::npos ? first : key.find(kSep, first + 1);
+        if (second == std::string_view::npos || key.size() < second + 9) return false;
+        return BucketExpired(ReadBigEndian(key.substr(second + 1, 8)), step, KeepFor(step));
+      }
+      case Kind::kPostIndex: {
+        const size_t sep = key.find(kSep);
+        if (sep == std::string_view::npos || key.size() < sep + 9) return false;
+        return PostExpired(ReadBigEndian(key.substr(sep + 1, 8)));
+      }
+      case Kind::kPosts: {
+        if (retention_.posts_s <= 0) return false;
+        auto post = DecodeStoredPost(value);
+        return post && PostExpired(post->post.created_at_ms);
+      }
+    }
+    return false;
+  }
+
+  Kind kind_;
+  Retention retention_;
+  std::function<int64_t()> now_s_;
 };
 
 Error StorageError(const std::string& what, const rocksdb::Status& s) {
@@ -109,6 +208,15 @@ struct Store::Impl {
   }
   rocksdb::ColumnFamilyHandle* cursors = nullptr;
   rocksdb::ColumnFamilyHandle* refresh = nullptr;
+  rocksdb::ColumnFamilyHandle* post_index = nullptr;
+  rocksdb::ColumnFamilyHandle* authors = nullptr;
+  rocksdb::ColumnFamilyHandle* outbox = nullptr;
+  rocksdb::ColumnFamilyHandle* alert_log = nullptr;
+  rocksdb::ColumnFamilyHandle* marks = nullptr;
+  rocksdb::ColumnFamilyHandle* gaps = nullptr;
+  bool secondary = false;
+  // Filters must outlive the database; the destructor closes it before members go.
+  std::vector<std::unique_ptr<RetentionFilter>> filters;
 
   ~Impl() {
     if (db) {
@@ -124,12 +232,13 @@ Store::~Store() = default;
 
 Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const OpenOptions& options) {
   std::error_code ec;
-  if (!options.read_only) std::filesystem::create_directories(path, ec);
+  if (!options.read_only && options.secondary_path.empty()) std::filesystem::create_directories(path, ec);
   if (ec) return Fail(Error::Storage("cannot create " + path + ": " + ec.message()));
 
   rocksdb::Options db_options;
-  db_options.create_if_missing = !options.read_only;
-  db_options.create_missing_column_families = !options.read_only;
+  const bool writable = !options.read_only && options.secondary_path.empty();
+  db_options.create_if_missing = writable;
+  db_options.create_missing_column_families = writable;
   db_options.max_background_jobs = 2;
   db_options.keep_log_file_num = 5;
 
@@ -142,17 +251,40 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const OpenOp
   // Bounds the operands a counter read must fold (pitfalls.md: read cost grows with operands).
   summed.max_successive_merges = 64;
 
-  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
-      {rocksdb::kDefaultColumnFamilyName, plain}, {"posts", plain},   {"counters", summed},
-      {"series_1m", summed},                      {"cursors", plain},
-      {"refresh", plain},
-      {"series_1h", summed},
-      {"series_1d", summed},
-  };
   auto impl = std::make_unique<Impl>();
+  using Kind = RetentionFilter::Kind;
+  auto filtered = [&](rocksdb::ColumnFamilyOptions base, Kind kind) {
+    impl->filters.push_back(std::make_unique<RetentionFilter>(kind, options.retention, options.now_s));
+    base.compaction_filter = impl->filters.back().get();
+    return base;
+  };
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
+      {rocksdb::kDefaultColumnFamilyName, plain},
+      {"posts", filtered(plain, Kind::kPosts)},
+      {"counters", summed},
+      {"series_1m", filtered(summed, Kind::kSeries1m)},
+      {"cursors", plain},
+      {"refresh", plain},
+      {"series_1h", filtered(summed, Kind::kSeries1h)},
+      {"series_1d", filtered(summed, Kind::kSeries1d)},
+      {"post_index", filtered(plain, Kind::kPostIndex)},
+      {"authors", filtered(plain, Kind::kAuthors)},
+      {"outbox", plain},
+      {"alert_log", plain},
+      {"marks", plain},
+      {"gaps", plain},
+  };
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s;
-  if (options.read_only) {
+  if (!options.secondary_path.empty()) {
+    // A secondary keeps every file open (RocksDB requires it) and tails the primary's MANIFEST.
+    db_options.max_open_files = -1;
+    std::filesystem::create_directories(options.secondary_path, ec);
+    if (ec) return Fail(Error::Storage("cannot create " + options.secondary_path + ": " + ec.message()));
+    s = rocksdb::DB::OpenAsSecondary(db_options, path, options.secondary_path, cfs, &impl->handles, &raw);
+    impl->secondary = true;
+  } else if (options.read_only) {
     s = rocksdb::DB::OpenForReadOnly(db_options, path, cfs, &impl->handles, &raw);
   } else {
     s = rocksdb::DB::Open(db_options, path, cfs, &impl->handles, &raw);
@@ -167,11 +299,17 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const OpenOp
   impl->refresh = impl->handles[5];
   impl->series_1h = impl->handles[6];
   impl->series_1d = impl->handles[7];
+  impl->post_index = impl->handles[8];
+  impl->authors = impl->handles[9];
+  impl->outbox = impl->handles[10];
+  impl->alert_log = impl->handles[11];
+  impl->marks = impl->handles[12];
+  impl->gaps = impl->handles[13];
 
   std::string version;
   s = impl->db->Get(rocksdb::ReadOptions(), impl->meta, kSchemaKey, &version);
   if (s.IsNotFound()) {
-    if (!options.read_only) {
+    if (writable) {
       s = impl->db->Put(rocksdb::WriteOptions(), impl->meta, kSchemaKey,
                         std::to_string(kSchemaVersion));
       if (!s.ok()) return Fail(StorageError("cannot write schema version", s));
@@ -288,9 +426,208 @@ Result<std::vector<RefreshEntry>> Store::DueRefreshes(const std::string& source,
   return out;
 }
 
+Result<void> Store::ScanPosts(const PostScan& scan, const PostVisitor& visit) const {
+  const std::string prefix = IndexPrefix(scan.campaign);
+  std::string start = prefix;
+  AppendBigEndian(&start, scan.from_ms);
+  std::string end = prefix;
+  AppendBigEndian(&end, scan.to_ms);
+  if (!scan.after.empty() && scan.after.compare(0, prefix.size(), prefix) != 0) {
+    return Fail(Error::InvalidArgument("cursor does not belong to this query"));
+  }
+  const bool resume = !scan.after.empty() && scan.after > start;
+  if (resume) start = scan.after;
+  rocksdb::ReadOptions ro;
+  rocksdb::Slice upper(end);
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->post_index));
+  it->Seek(start);
+  if (resume && it->Valid() && it->key().ToStringView() == scan.after) it->Next();
+
+  // Posts are fetched a batch of index entries at a time: one MultiGet instead of a Get a post.
+  constexpr size_t kChunk = 256;
+  std::vector<std::string> cursors;
+  std::vector<std::string> keys;
+  bool more = true;
+  while (more) {
+    cursors.clear();
+    keys.clear();
+    for (; it->Valid() && keys.size() < kChunk; it->Next()) {
+      const auto key = it->key().ToStringView();
+      if (key.size() < prefix.size() + 8) continue;
+      cursors.emplace_back(key);
+      keys.emplace_back(key.substr(prefix.size() + 8));
+    }
+    if (!it->status().ok()) return Fail(StorageError("cannot scan posts", it->status()));
+    if (keys.empty()) break;
+    auto posts = GetPosts(keys);
+    if (!posts) return Fail(posts.error());
+    for (size_t i = 0; i < keys.size(); ++i) {
+      const auto& p = (*posts)[i];
+      if (!p) continue;  // dropped by retention before its index entry
+      if (!scan.platform.empty() && PlatformName(p->post.platform) != scan.platform) continue;
+      if (!visit(*p, cursors[i])) {
+        more = false;
+        break;
+      }
+    }
+  }
+  return {};
+}
+
+Result<std::vector<std::pair<int64_t, int64_t>>> Store::UniqueAuthorsSeries(
+    std::string_view campaign, std::string_view platform, int64_t from_s, int64_t to_s,
+    Step step) const {
+  std::map<int64_t, int64_t> counts;
+  for (std::string_view p : kPlatformNames) {
+    if (!platform.empty() && p != platform) continue;
+    const std::string prefix = AuthorPrefix(step, campaign, p);
+    std::string start = prefix, end = prefix;
+    AppendBigEndian(&start, from_s);
+    AppendBigEndian(&end, to_s);
+    rocksdb::ReadOptions ro;
+    rocksdb::Slice upper(end);
+    ro.iterate_upper_bound = &upper;
+    std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->authors));
+    // Keys are unique per (bucket, author), so counting keys per bucket counts distinct authors.
+    for (it->Seek(start); it->Valid(); it->Next()) {
+      const auto key = it->key().ToStringView();
+      if (key.size() < prefix.size() + 8) continue;
+      ++counts[ReadBigEndian(key.substr(prefix.size(), 8))];
+    }
+    if (!it->status().ok()) return Fail(StorageError("cannot read authors", it->status()));
+  }
+  return std::vector<std::pair<int64_t, int64_t>>(counts.begin(), counts.end());
+}
+
+Result<int64_t> Store::CountDistinctAuthors(std::string_view campaign, std::string_view platform,
+                                            int64_t from_s, int64_t to_s, Step step) const {
+  int64_t total = 0;
+  for (std::string_view p : kPlatformNames) {
+    if (!platform.empty() && p != platform) continue;
+    const std::string prefix = AuthorPrefix(step, campaign, p);
+    std::string start = prefix, end = prefix;
+    AppendBigEndian(&start, from_s);
+    AppendBigEndian(&end, to_s);
+    rocksdb::ReadOptions ro;
+    rocksdb::Slice upper(end);
+    ro.iterate_upper_bound = &upper;
+    std::unordered_set<std::string> seen;
+    std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->authors));
+    for (it->Seek(start); it->Valid(); it->Next()) {
+      const auto key = it->key().ToStringView();
+      if (key.size() < prefix.size() + 8) continue;
+      seen.emplace(key.substr(prefix.size() + 8));
+    }
+    if (!it->status().ok()) return Fail(StorageError("cannot read authors", it->status()));
+    total += static_cast<int64_t>(seen.size());
+  }
+  return total;
+}
+
+namespace {
+Result<std::vector<std::pair<std::string, std::string>>> ScanFamily(rocksdb::DB* db,
+                                                                    rocksdb::ColumnFamilyHandle* cf,
+                                                                    size_t limit, bool newest_first) {
+  std::vector<std::pair<std::string, std::string>> out;
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), cf));
+  if (newest_first) it->SeekToLast();
+  else it->SeekToFirst();
+  for (; it->Valid() && out.size() < limit; newest_first ? it->Prev() : it->Next()) {
+    out.emplace_back(it->key().ToString(), it->value().ToString());
+  }
+  if (!it->status().ok()) return Fail(StorageError("cannot scan", it->status()));
+  return out;
+}
+}  // namespace
+
+Result<std::vector<std::pair<std::string, std::string>>> Store::ScanOutbox(size_t limit) const {
+  return ScanFamily(impl_->db.get(), impl_->outbox, limit, false);
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> Store::ScanAlertLog(size_t limit) const {
+  return ScanFamily(impl_->db.get(), impl_->alert_log, limit, true);
+}
+
+Result<void> Store::TrimAlertLog(const std::string& key) {
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->alert_log));
+  it->SeekToFirst();
+  if (!it->Valid() || it->key().ToStringView() >= key) return {};
+  const auto s = impl_->db->DeleteRange(rocksdb::WriteOptions(), impl_->alert_log, it->key(), key);
+  if (!s.ok()) return Fail(StorageError("cannot trim alert log", s));
+  return {};
+}
+
+Result<std::map<std::string, int64_t>> Store::LoadMarks() const {
+  std::map<std::string, int64_t> out;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->marks));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    out[it->key().ToString()] = DecodeInt64(it->value().ToStringView());
+  }
+  if (!it->status().ok()) return Fail(StorageError("cannot read marks", it->status()));
+  return out;
+}
+
+Result<std::vector<Gap>> Store::ReadGaps(int64_t from_ms, int64_t to_ms) const {
+  std::vector<Gap> out;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->gaps));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const auto key = it->key().ToStringView();
+    const auto value = it->value().ToStringView();
+    const size_t sep = key.find(kSep);
+    if (sep == std::string_view::npos || key.size() != sep + 9 || value.size() != 8) continue;
+    Gap g{std::string(key.substr(0, sep)), ReadBigEndian(key.substr(sep + 1)), ReadBigEndian(value)};
+    if (g.to_ms > from_ms && g.from_ms < to_ms) out.push_back(std::move(g));
+  }
+  if (!it->status().ok()) return Fail(StorageError("cannot read gaps", it->status()));
+  return out;
+}
+
+Result<void> Store::CompactForRetention() {
+  rocksdb::CompactRangeOptions options;
+  // Files already at the bottom level are rewritten too, so the filter sees every entry.
+  options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  for (auto* cf : {impl_->series, impl_->series_1h, impl_->series_1d, impl_->authors, impl_->posts,
+                   impl_->post_index}) {
+    const auto s = impl_->db->CompactRange(options, cf, nullptr, nullptr);
+    if (!s.ok()) return Fail(StorageError("cannot compact for retention", s));
+  }
+  return {};
+}
+
+Result<void> Store::CatchUp() {
+  if (!impl_->secondary) return {};
+  const auto s = impl_->db->TryCatchUpWithPrimary();
+  if (!s.ok()) return Fail(StorageError("cannot catch up with the running store", s));
+  return {};
+}
+
+uint64_t Store::ApproximateSizeBytes() const {
+  uint64_t sst = 0, mem = 0;
+  impl_->db->GetAggregatedIntProperty(rocksdb::DB::Properties::kTotalSstFilesSize, &sst);
+  impl_->db->GetAggregatedIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &mem);
+  return sst + mem;
+}
+
 Result<void> Store::Commit(const Batch& batch) {
   rocksdb::WriteBatch wb;
-  for (const auto& p : batch.posts) wb.Put(impl_->posts, p.post.key, EncodeStoredPost(p));
+  for (const auto& p : batch.posts) {
+    wb.Put(impl_->posts, p.post.key, EncodeStoredPost(p));
+    // Index and author entries are idempotent puts: an updated post rewrites the same keys.
+    wb.Put(impl_->post_index, IndexKey("", p.post.created_at_ms, p.post.key), rocksdb::Slice());
+    const std::string_view platform = PlatformName(p.post.platform);
+    const int64_t created_s = FloorDiv(p.post.created_at_ms, 1000);
+    for (const auto& c : p.campaigns) {
+      wb.Put(impl_->post_index, IndexKey(c, p.post.created_at_ms, p.post.key), rocksdb::Slice());
+      if (p.post.author.empty()) continue;
+      for (Step step : {Step::kMinute, Step::kHour, Step::kDay}) {
+        std::string key = AuthorPrefix(step, c, platform);
+        AppendBigEndian(&key, BucketStart(created_s, step));
+        key.append(p.post.author);
+        wb.Put(impl_->authors, key, rocksdb::Slice());
+      }
+    }
+  }
   for (const auto& [k, v] : batch.counter_deltas) wb.Merge(impl_->counters, k, EncodeInt64(v));
   for (const auto& [k, v] : batch.series_deltas) {
     const std::string value = EncodeInt64(v);
@@ -307,6 +644,18 @@ Result<void> Store::Commit(const Batch& batch) {
   for (const auto& [k, v] : batch.cursors) wb.Put(impl_->cursors, k, v);
   for (const auto& r : batch.refresh_deletes) wb.Delete(impl_->refresh, r.StoreKey());
   for (const auto& r : batch.refresh_puts) wb.Put(impl_->refresh, r.StoreKey(), r.StoreValue());
+  for (const auto& [k, v] : batch.outbox_puts) wb.Put(impl_->outbox, k, v);
+  for (const auto& k : batch.outbox_deletes) wb.Delete(impl_->outbox, k);
+  for (const auto& [k, v] : batch.alert_log_puts) wb.Put(impl_->alert_log, k, v);
+  for (const auto& [k, v] : batch.marks) wb.Put(impl_->marks, k, EncodeInt64(v));
+  for (const auto& g : batch.gaps) {
+    std::string key = g.source;
+    key.push_back(kSep);
+    AppendBigEndian(&key, g.from_ms);
+    std::string value;
+    AppendBigEndian(&value, g.to_ms);
+    wb.Put(impl_->gaps, key, value);
+  }
   // The WAL is written before Write returns, so a killed process loses nothing it committed;
   // syncing every page to disk would only matter for power loss, and costs an fsync a page.
   const auto s = impl_->db->Write(rocksdb::WriteOptions(), &wb);

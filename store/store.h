@@ -10,6 +10,19 @@
 //   cursors    "<source>\x1f<query>" -> collector-specific cursor text
 //   refresh    "<source>\x1f" + big-endian due time + post key -> RefreshEntry (engagement refresh
 //              schedule: which known posts a source re-fetches, and when)
+//   post_index "<campaign>\x1f" + big-endian created_at ms + post key -> "" : posts by campaign in
+//              creation order ("" campaign = every stored post); written by Commit from each post
+//   authors    step letter (m|h|d) + "<campaign>\x1f<platform>\x1f" + big-endian bucket start +
+//              author -> "" : who posted in each bucket, so unique authors are exact
+//   outbox     alert delivery queue (keys and values are the alerting module's)
+//   alert_log  recently raised alerts, for /api/v1/alerts
+//   marks      "first" timestamps (first mention of / response by a policymaker per campaign)
+//   gaps       "<source>\x1f" + big-endian start ms -> big-endian end ms: periods in which a source
+//              collected nothing (it was down, or chorusd was not running), for export provenance
+//
+// Retention (design §4 storage.retention) is a compaction filter on the time-keyed families:
+// series buckets, author buckets, posts and their index entries older than their resolution's
+// retention are dropped when RocksDB compacts them; CompactForRetention() forces that.
 //
 // Every change the daemon makes for one fetched page goes through Commit() as one atomic
 // WriteBatch: after a crash either all of a page (posts, counter deltas, series deltas, cursor)
@@ -17,6 +30,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -66,6 +80,13 @@ struct RefreshEntry {
   std::string StoreValue() const;
 };
 
+// A period in which a source collected nothing.
+struct Gap {
+  std::string source;
+  int64_t from_ms = 0;
+  int64_t to_ms = 0;
+};
+
 // Everything one page changes, applied atomically.
 struct Batch {
   std::vector<StoredPost> posts;                 // upserts
@@ -74,15 +95,45 @@ struct Batch {
   std::map<std::string, std::string> cursors;    // CursorKey -> value
   std::vector<RefreshEntry> refresh_puts;
   std::vector<RefreshEntry> refresh_deletes;
+  std::map<std::string, std::string> outbox_puts;     // outbox key -> value
+  std::vector<std::string> outbox_deletes;
+  std::map<std::string, std::string> alert_log_puts;  // alert_log key -> value
+  std::map<std::string, int64_t> marks;               // mark key -> value (overwrites)
+  std::vector<Gap> gaps;
   bool empty() const {
     return posts.empty() && counter_deltas.empty() && series_deltas.empty() && cursors.empty() &&
-           refresh_puts.empty() && refresh_deletes.empty();
+           refresh_puts.empty() && refresh_deletes.empty() && outbox_puts.empty() &&
+           outbox_deletes.empty() && alert_log_puts.empty() && marks.empty() && gaps.empty();
   }
+};
+
+// How long each kind of time-keyed data is kept, in seconds; 0 keeps it forever.
+struct Retention {
+  int64_t posts_s = 0;
+  int64_t minute_s = 0;
+  int64_t hour_s = 0;
+  int64_t day_s = 0;
 };
 
 struct OpenOptions {
   bool read_only = false;
+  // Opens a RocksDB secondary instance following the store at `path` (which may be in use by a
+  // running chorusd, or stopped); `secondary_path` is a private scratch directory. Read-only;
+  // CatchUp() sees what the primary committed since.
+  std::string secondary_path;
   size_t block_cache_bytes = 64u << 20;
+  Retention retention;
+  // The clock retention is measured against (unix seconds); the system clock when unset.
+  std::function<int64_t()> now_s;
+};
+
+// Which posts a scan visits, in creation order.
+struct PostScan {
+  std::string campaign;   // "" = every stored post
+  std::string platform;   // "" = every platform
+  int64_t from_ms = INT64_MIN;  // created_at in [from_ms, to_ms)
+  int64_t to_ms = INT64_MAX;
+  std::string after;      // resume after this cursor (from a previous visit); "" = from the start
 };
 
 class Store {
@@ -112,6 +163,40 @@ class Store {
   // Refreshes of `source` due at or before `now_ms`, earliest first, at most `limit`.
   Result<std::vector<RefreshEntry>> DueRefreshes(const std::string& source, int64_t now_ms,
                                                  size_t limit) const;
+
+  // Visits stored posts in creation order (then key order) until `visit` returns false. `cursor`
+  // names the position of the post visited: a later scan with `after = cursor` resumes behind it.
+  // Streams: memory does not grow with the number of posts visited.
+  using PostVisitor = std::function<bool(const StoredPost& post, const std::string& cursor)>;
+  Result<void> ScanPosts(const PostScan& scan, const PostVisitor& visit) const;
+
+  // Distinct authors of a campaign's posts per bucket of `step` starting in [from_s, to_s), as
+  // (start, count) pairs; platform "" sums the platforms (an identity belongs to one platform).
+  Result<std::vector<std::pair<int64_t, int64_t>>> UniqueAuthorsSeries(std::string_view campaign,
+                                                                       std::string_view platform,
+                                                                       int64_t from_s, int64_t to_s,
+                                                                       Step step) const;
+  // Distinct authors over all buckets of `step` starting in [from_s, to_s) together.
+  Result<int64_t> CountDistinctAuthors(std::string_view campaign, std::string_view platform,
+                                       int64_t from_s, int64_t to_s, Step step) const;
+
+  // Alert outbox, oldest key first, at most `limit` (key, value) pairs.
+  Result<std::vector<std::pair<std::string, std::string>>> ScanOutbox(size_t limit) const;
+  // Alert log, newest key first (keys should sort by time), at most `limit`.
+  Result<std::vector<std::pair<std::string, std::string>>> ScanAlertLog(size_t limit) const;
+  // Deletes alert log entries whose key sorts before `key`.
+  Result<void> TrimAlertLog(const std::string& key);
+  Result<std::map<std::string, int64_t>> LoadMarks() const;
+  // Collection gaps overlapping [from_ms, to_ms), by source then start.
+  Result<std::vector<Gap>> ReadGaps(int64_t from_ms, int64_t to_ms) const;
+
+  // Forces a compaction of the time-keyed families, so data past its retention is dropped now
+  // rather than whenever RocksDB next compacts it.
+  Result<void> CompactForRetention();
+  // Secondary instances: catch up with what the primary has committed.
+  Result<void> CatchUp();
+  // Bytes on disk (SST files) plus memtables, as RocksDB estimates them.
+  uint64_t ApproximateSizeBytes() const;
 
   Result<void> Commit(const Batch& batch);
   const std::string& path() const { return path_; }

@@ -190,5 +190,69 @@ TEST_F(IngesterTest, APolicymakersReplyToACampaignPostIsAResponseToThatCampaign)
   EXPECT_EQ(Counter(Key(kPolicymakerResponsesTotal, {{"policymaker", "sen-doe"}, {"campaign", "teachers-count"}, {"platform", "mastodon"}})), 2);
 }
 
+TEST_F(IngesterTest, FirstMentionAndResponseMarksKeepTheEarliestTime) {
+  Post later = MakePost("m2", {"fundourschools"});
+  later.mentions = {"janedoe@gov.example"};
+  later.created_at_ms = 1773151500000;
+  Post earlier = later;
+  earlier.key = "m1";
+  earlier.created_at_ms = 1773140000000;
+  ASSERT_TRUE(ingester_->ApplyPage({later}, {}, 1773151600000));
+  auto r = ingester_->ApplyPage({earlier}, {}, 1773151600000);  // a backfilled, older mention
+  ASSERT_TRUE(r);
+  const std::string mention = Key(kFirstMentionTimestamp, {{"policymaker", "sen-doe"}, {"campaign", "fund-our-schools"}});
+  EXPECT_EQ(r->marks.at(mention), 1773140000);
+  Post reply = MakePost("r1", {"fundourschools"});
+  reply.author = "janedoe@gov.example";
+  r = ingester_->ApplyPage({reply}, {}, 1773151600000);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->marks.at(Key(kFirstResponseTimestamp, {{"policymaker", "sen-doe"}, {"campaign", "fund-our-schools"}})),
+            1773151500);
+  // A newer mention moves nothing; marks survive a restart of the ingester.
+  Post newest = later;
+  newest.key = "m3";
+  newest.created_at_ms += 60'000;
+  Ingester fresh(*store_, std::make_shared<analytics::Matcher>(TestConfig()));
+  ASSERT_TRUE(fresh.LoadMarks());
+  r = fresh.ApplyPage({newest}, {}, 1773151700000);
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->marks.empty());
+  EXPECT_EQ(store_->LoadMarks()->at(mention), 1773140000);
+}
+
+TEST_F(IngesterTest, PostsOlderThanThePostsRetentionAreNotStoredOrCounted) {
+  ingester_->SetPostRetention(24LL * 3'600'000);
+  Post old = MakePost("old", {"fundourschools"});
+  Post fresh = MakePost("fresh", {"fundourschools"});
+  const int64_t now = old.created_at_ms + 25LL * 3'600'000;
+  fresh.created_at_ms = now - 60'000;
+  auto r = ingester_->ApplyPage({old, fresh}, {}, now);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->expired_posts, 1);
+  EXPECT_EQ(r->new_posts, 1);
+  EXPECT_EQ(Counter(Key(kPostsTotal, {{"campaign", "fund-our-schools"}, {"platform", "mastodon"}})), 1);
+}
+
+TEST_F(IngesterTest, NewPostHookWritesInThePagesBatchAndOnlyForNewPosts) {
+  std::vector<std::string> seen;
+  ingester_->SetNewPostHook([&](const NewPostEvent& e, int64_t, store::Batch& batch) {
+    seen.push_back(e.post.post.key + (e.responded_campaigns.empty() ? "" : ":response"));
+    batch.outbox_puts["alert:" + e.post.post.key] = "x";
+  });
+  Post reply = MakePost("r1", {"fundourschools"});
+  reply.author = "janedoe@gov.example";
+  auto r = ingester_->ApplyPage({MakePost("a", {"fundourschools"}), reply, MakePost("n", {"unrelated"})}, {}, 1);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(seen, (std::vector<std::string>{"a", "r1:response"}));
+  EXPECT_EQ(r->alerts_queued, 2);
+  auto outbox = store_->ScanOutbox(10);
+  ASSERT_TRUE(outbox);
+  EXPECT_EQ(outbox->size(), 2u);
+  r = ingester_->ApplyPage({MakePost("a", {"fundourschools"}, {5, 0, 0, 0})}, {}, 2);  // known post
+  ASSERT_TRUE(r);
+  EXPECT_EQ(seen.size(), 2u);
+  EXPECT_EQ(r->alerts_queued, 0);
+}
+
 }  // namespace
 }  // namespace chorus::ingest

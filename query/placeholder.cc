@@ -1,0 +1,1 @@
+// Keeps the library non-empty while the query module is written; removed once it has sources.
