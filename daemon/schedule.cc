@@ -46,4 +46,8 @@ std::optional<int64_t> RateBudget::remaining() const {
   return remaining_;
 }
 
+int64_t GapThresholdMs(int64_t poll_interval_ms) {
+  return std::max(3 * poll_interval_ms, poll_interval_ms + 5 * 60'000);
+}
+
 }  // namespace chorus::daemon

@@ -44,4 +44,9 @@ class RateBudget {
   int64_t blocked_until_ms_ = 0;
 };
 
+// How long a source may go without a complete poll before the stretch counts as a collection gap:
+// three poll intervals, and never less than the interval plus five minutes (so a slow page or one
+// retry is not a gap).
+int64_t GapThresholdMs(int64_t poll_interval_ms);
+
 }  // namespace chorus::daemon

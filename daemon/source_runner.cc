@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "core/counter_key.h"
 #include "core/log.h"
 #include "store/store.h"
 
@@ -88,7 +89,39 @@ SourceRunner::PollOutcome SourceRunner::PollAll() {
     }
   }
   if (completed && !outcome.failed) RefreshDue(&outcome);
+  if (completed && !outcome.failed && outcome.retry_at_ms == 0) RecordSuccess(&outcome);
   return outcome;
+}
+
+std::string SourceRunner::LastSuccessMarkKey() const {
+  return CounterKey{"chorus_internal_last_success_ms", {{"source", source_.name}}}.Encode();
+}
+
+// A source that went longer than a few poll intervals without a complete poll (it was failing,
+// rate limited, or chorusd was not running) leaves a collection gap; exports record them.
+void SourceRunner::RecordSuccess(PollOutcome* outcome) {
+  const int64_t now = clock_.NowMs();
+  if (previous_success_ms_ < 0) {
+    auto marks = store_.LoadMarks();
+    if (!marks) return;
+    auto it = marks->find(LastSuccessMarkKey());
+    previous_success_ms_ = it == marks->end() ? 0 : it->second;
+  }
+  store::Batch batch;
+  batch.marks[LastSuccessMarkKey()] = now;
+  const int64_t allowed = GapThresholdMs(source_.poll_interval_ms);
+  if (previous_success_ms_ > 0 && now - previous_success_ms_ > allowed) {
+    batch.gaps.push_back({source_.name, previous_success_ms_, now});
+    LogWarn("source=" + source_.name + " collection gap of " +
+            std::to_string((now - previous_success_ms_) / 1000) + "s since the last complete poll (" +
+            FormatRfc3339Ms(previous_success_ms_) + "); recorded for export provenance");
+  }
+  if (auto r = store_.Commit(batch); !r) {
+    outcome->failed = true;
+    outcome->error = r.error().ToString();
+    return;
+  }
+  previous_success_ms_ = now;
 }
 
 bool SourceRunner::Account(const collectors::FetchResult& page,
@@ -186,6 +219,7 @@ bool SourceRunner::PollQuery(const collectors::Query& q, PollOutcome* outcome) {
       return false;
     }
     metrics_.AddCounters(applied->counter_deltas);
+    metrics_.SetMarks(applied->marks);
     outcome->new_posts += applied->new_posts;
     outcome->updated_posts += applied->updated_posts;
     LogDebug("source=" + source_.name + " query=\"" + q.description + "\" page: " +

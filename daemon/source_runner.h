@@ -71,6 +71,9 @@ class SourceRunner : public std::enable_shared_from_this<SourceRunner> {
   bool Account(const collectors::FetchResult& page, std::chrono::steady_clock::time_point started,
                const std::string& what, PollOutcome* outcome);
   void OnPollDone(const PollOutcome& outcome);
+  // After a complete poll: persists its time and records a collection gap since the last one.
+  void RecordSuccess(PollOutcome* outcome);
+  std::string LastSuccessMarkKey() const;
   double Random();
 
   boost::asio::io_context& io_;
@@ -88,6 +91,7 @@ class SourceRunner : public std::enable_shared_from_this<SourceRunner> {
   std::atomic<bool> stopping_{false};
   bool in_flight_ = false;
   std::function<void()> on_stopped_;
+  int64_t previous_success_ms_ = -1;  // -1: not loaded from the store yet; 0: never
 
   mutable std::mutex status_mu_;
   SourceStatus status_;

@@ -55,3 +55,14 @@ TEST(RateBudget, MissingHeadersChangeNothing) {
 
 }  // namespace
 }  // namespace chorus::daemon
+
+namespace chorus::daemon {
+namespace {
+
+TEST(GapThreshold, ThreeIntervalsButAtLeastTheIntervalPlusFiveMinutes) {
+  EXPECT_EQ(GapThresholdMs(60'000), 360'000);
+  EXPECT_EQ(GapThresholdMs(600'000), 1'800'000);
+}
+
+}  // namespace
+}  // namespace chorus::daemon
