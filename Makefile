@@ -31,3 +31,9 @@ bench: deps
 
 clean:
 	rm -rf $(BUILD_DIR)
+
+# The Debian package: $(BUILD_DIR)/chorus_<version>-1_<arch>.deb, then `apt install ./build/chorus_*.deb`.
+.PHONY: package
+package: deps
+	$(MAKE) build
+	cd $(BUILD_DIR) && cpack -G DEB

@@ -5,6 +5,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 
 #include <algorithm>
@@ -22,9 +23,11 @@
 #include "core/counter_key.h"
 #include "core/json_escape.h"
 #include "core/log.h"
+#include "daemon/campaign_gauges.h"
 #include "daemon/http_server.h"
 #include "daemon/metrics.h"
 #include "daemon/source_runner.h"
+#include "daemon/watchdog.h"
 #include "ingest/ingester.h"
 #include "store/store.h"
 
@@ -45,7 +48,12 @@ class Daemon {
   int Run() {
     auto config = Load();
     if (!config) return 1;
-    auto store = store::Store::Open(config->storage.path);
+    store::OpenOptions store_options;
+    store_options.retention = {config->storage.retention.posts_ms / 1000,
+                               config->storage.retention.minute_ms / 1000,
+                               config->storage.retention.hour_ms / 1000,
+                               config->storage.retention.day_ms / 1000};
+    auto store = store::Store::Open(config->storage.path, store_options);
     if (!store) {
       LogError(store.error().ToString());
       return 1;
@@ -59,6 +67,13 @@ class Daemon {
     metrics_.RestoreCounters(*counters);
     metrics_.DeclareConfig(*config);
     ingester_ = std::make_unique<ingest::Ingester>(*store_, std::make_shared<analytics::Matcher>(*config));
+    // Retention is fixed at start-up (the store's compaction filter holds it); so is this.
+    ingester_->SetPostRetention(config->storage.retention.posts_ms);
+    if (auto r = ingester_->LoadMarks(); !r) {
+      LogError(r.error().ToString());
+      return 1;
+    }
+    if (auto marks = store_->LoadMarks()) metrics_.SetMarks(*marks);
     collectors::RegisterBuiltinCollectors(registry_);
 
     auto runners = BuildRunners(*config);
@@ -80,6 +95,9 @@ class Daemon {
             " counter(s) restored");
     WarnAboutUnusedSections(*config);
     for (auto& r : runners_) r->Start();
+    // The first retention pass waits ten minutes: a restart should not start with a full compaction.
+    last_retention_ms_ = SystemClock::Instance().NowMs() - kRetentionIntervalMs + 10 * 60'000;
+    ScheduleMaintenance(0);
 
     asio::signal_set signals(io_, SIGINT, SIGTERM, SIGHUP);
     std::function<void(const boost::system::error_code&, int)> on_signal =
@@ -98,6 +116,7 @@ class Daemon {
     signals.async_wait(on_signal);
     ready_ = true;
     sd_notify(0, "READY=1");
+    watchdog_.Start();
     if (options_.on_ready) options_.on_ready(server_->port());
 
     io_.run();
@@ -162,11 +181,51 @@ class Daemon {
     }
   }
 
+  // Store-derived gauges every kGaugeIntervalMs; retention compaction every kRetentionIntervalMs
+  // (the compaction filter also runs whenever RocksDB compacts on its own). Both on the pool.
+  void ScheduleMaintenance(int64_t delay_ms) {
+    maintenance_timer_.expires_after(std::chrono::milliseconds(delay_ms));
+    maintenance_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec || draining_) return;
+      maintenance_running_ = true;
+      asio::post(pool_, [this] {
+        RunMaintenance();
+        asio::post(io_, [this] {
+          maintenance_running_ = false;
+          if (draining_) {
+            if (on_maintenance_done_) std::exchange(on_maintenance_done_, nullptr)();
+            return;
+          }
+          ScheduleMaintenance(kGaugeIntervalMs);
+        });
+      });
+    });
+  }
+
+  void RunMaintenance() {
+    const int64_t now = SystemClock::Instance().NowMs();
+    if (auto r = UpdateCampaignGauges(*store_, *GetConfig(), now, metrics_); !r) {
+      LogWarn("gauges: " + r.error().ToString());
+    }
+    if (now - last_retention_ms_ >= kRetentionIntervalMs) {
+      last_retention_ms_ = now;
+      if (auto r = store_->CompactForRetention(); !r) LogWarn("retention: " + r.error().ToString());
+    }
+  }
+
   void Drain() {
     draining_ = true;
+    maintenance_timer_.cancel();
+    sd_notify(0, "STOPPING=1");
+    watchdog_.Stop();
     StopRunners([this] {
-      server_->Stop();
-      io_.stop();
+      auto finish = [this] {
+        server_->Stop();
+        io_.stop();
+      };
+      // A maintenance pass in flight still reads the store: let it end first.
+      if (maintenance_running_) on_maintenance_done_ = finish;
+      else finish();
     });
   }
 
@@ -332,12 +391,19 @@ class Daemon {
   DaemonOptions options_;
   asio::io_context io_;
   asio::thread_pool pool_{kWorkerThreads};
+  Watchdog watchdog_{io_};  // after io_: its timer must go before the io_context does
   std::unique_ptr<store::Store> store_;
   Metrics metrics_;
   std::unique_ptr<ingest::Ingester> ingester_;
   collectors::CollectorRegistry registry_;
   std::vector<std::shared_ptr<SourceRunner>> runners_;
   std::unique_ptr<HttpServer> server_;
+  static constexpr int64_t kGaugeIntervalMs = 15'000;
+  static constexpr int64_t kRetentionIntervalMs = 6 * 3'600'000;
+  asio::steady_timer maintenance_timer_{io_};
+  bool maintenance_running_ = false;  // io_context thread only
+  std::function<void()> on_maintenance_done_;
+  int64_t last_retention_ms_ = 0;     // worker thread only, one pass at a time
   mutable std::mutex config_mu_;
   std::shared_ptr<const config::Config> config_;
   std::atomic<bool> ready_{false};

@@ -9,6 +9,7 @@ packages=(
   libexpected-dev libsystemd-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   prometheus curl
+  systemd dpkg-dev file
 )
 
 missing=()
