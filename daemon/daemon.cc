@@ -29,6 +29,7 @@
 #include "daemon/source_runner.h"
 #include "daemon/watchdog.h"
 #include "ingest/ingester.h"
+#include "query/api.h"
 #include "store/store.h"
 
 namespace chorus::daemon {
@@ -285,6 +286,13 @@ class Daemon {
         return Fail(Error::Unavailable("reload did not complete in time"));
       }
       return future.get();
+    };
+    // The server stops before the store closes, so these may hold the store by reference.
+    h.api = [this](const std::string& endpoint, const QueryParams& params) {
+      return query::HandleApi(endpoint, params, *GetConfig(), *store_, SystemClock::Instance().NowMs());
+    };
+    h.export_stream = [this](const QueryParams& params) {
+      return query::PrepareExport(params, GetConfig(), *store_, SystemClock::Instance().NowMs());
     };
     return h;
   }

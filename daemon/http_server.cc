@@ -15,12 +15,24 @@ constexpr int kWorkerThreads = 32;
 
 std::string JsonError(std::string_view message) { return "{\"error\":" + JsonString(message) + "}"; }
 
+void Unavailable(httplib::Response& res, const std::string& path) {
+  res.status = 503;
+  res.set_content(JsonError(path + " is not available in this build"), "application/json");
+}
+
+void Send(httplib::Response& res, ApiResponse r) {
+  res.status = r.status;
+  res.set_content(std::move(r.body), r.content_type.c_str());
+}
+
 }  // namespace
 
 struct HttpServer::Impl {
   HttpHandlers handlers;
   httplib::Server server;
   std::thread thread;
+  // Set by Stop(): streaming exports end at their next chunk instead of holding up shutdown.
+  std::atomic<bool> stopping{false};
 };
 
 HttpServer::HttpServer(HttpHandlers handlers) : impl_(std::make_unique<Impl>()) {
@@ -62,6 +74,49 @@ HttpServer::HttpServer(HttpHandlers handlers) : impl_(std::make_unique<Impl>()) 
       return;
     }
     res.set_content(h.campaigns_json(), "application/json");
+  });
+  svr.Get(R"(/api/v1/(series|posts|top))", [&h](const httplib::Request& req, httplib::Response& res) {
+    if (!h.api) return Unavailable(res, req.path);
+    Send(res, h.api(req.matches[1].str(), req.params));
+  });
+  svr.Get("/api/v1/alerts", [&h](const httplib::Request& req, httplib::Response& res) {
+    if (!h.alerts) return Unavailable(res, req.path);
+    Send(res, h.alerts(req.params));
+  });
+  Impl* impl = impl_.get();
+  svr.Get("/api/v1/export", [impl](const httplib::Request& req, httplib::Response& res) {
+    const HttpHandlers& h = impl->handlers;
+    if (!h.export_stream) return Unavailable(res, req.path);
+    query::ExportStream x = h.export_stream(req.params);
+    if (!x.run) return Send(res, std::move(x.error));
+    if (!x.filename.empty()) {
+      res.set_header("Content-Disposition", "attachment; filename=\"" + x.filename + "\"");
+    }
+    auto run = std::make_shared<decltype(x.run)>(std::move(x.run));
+    // The provider is called once and writes the whole export; sink.write blocks while the
+    // socket is full, so a slow reader slows the export down instead of growing a buffer.
+    res.set_chunked_content_provider(
+        x.content_type, [impl, run, path = req.path](size_t, httplib::DataSink& sink) {
+          auto rows = (*run)([&](std::string_view chunk) {
+            if (impl->stopping.load()) return false;
+            return sink.write(chunk.data(), chunk.size());
+          });
+          if (!rows) {
+            // Headers and part of the body are gone already: all that is left is to end the
+            // connection without the final chunk, which tells the client the export is incomplete.
+            if (rows.error().code != ErrorCode::kCancelled) {
+              LogError("http: export " + path + " failed: " + rows.error().ToString());
+            }
+            return false;
+          }
+          sink.done();
+          return true;
+        });
+  });
+  // Anything else under /api/v1/ (registered last: handlers match in registration order).
+  svr.Get(R"(/api/v1/.*)", [](const httplib::Request& req, httplib::Response& res) {
+    res.status = 404;
+    res.set_content(JsonError("no such endpoint: " + req.path), "application/json");
   });
   svr.Post("/-/reload", [&h](const httplib::Request&, httplib::Response& res) {
     auto r = h.reload();
@@ -111,6 +166,7 @@ Result<void> HttpServer::Start(const std::string& listen) {
 
 void HttpServer::Stop() {
   if (impl_ && impl_->thread.joinable()) {
+    impl_->stopping.store(true);
     impl_->server.stop();
     impl_->thread.join();
   }
