@@ -23,6 +23,8 @@
 #include "core/counter_key.h"
 #include "core/json_escape.h"
 #include "core/log.h"
+#include "daemon/alert_dispatcher.h"
+#include "daemon/alert_queue.h"
 #include "daemon/campaign_gauges.h"
 #include "daemon/http_server.h"
 #include "daemon/metrics.h"
@@ -75,6 +77,13 @@ class Daemon {
       return 1;
     }
     if (auto marks = store_->LoadMarks()) metrics_.SetMarks(*marks);
+    // Alerts: raised into the page's batch by the ingester's hook, delivered from the outbox.
+    alert_queue_ = std::make_unique<AlertQueue>(*store_);
+    alert_queue_->SetConfig(*config);
+    ingester_->SetNewPostHook(alert_queue_->Hook());
+    alert_dispatcher_ = std::make_unique<AlertDispatcher>(*store_, alert_queue_.get(), &metrics_,
+                                                          SystemClock::Instance());
+    alert_dispatcher_->SetReceivers(config->receivers);
     collectors::RegisterBuiltinCollectors(registry_);
 
     auto runners = BuildRunners(*config);
@@ -94,7 +103,6 @@ class Daemon {
             " (port " + std::to_string(server_->port()) + "), store " + config->storage.path + ", " +
             std::to_string(runners_.size()) + " source(s), " + std::to_string(counters->size()) +
             " counter(s) restored");
-    WarnAboutUnusedSections(*config);
     for (auto& r : runners_) r->Start();
     // The first retention pass waits ten minutes: a restart should not start with a full compaction.
     last_retention_ms_ = SystemClock::Instance().NowMs() - kRetentionIntervalMs + 10 * 60'000;
@@ -118,26 +126,23 @@ class Daemon {
     ready_ = true;
     sd_notify(0, "READY=1");
     watchdog_.Start();
+    alert_dispatcher_->Start();
     if (options_.on_ready) options_.on_ready(server_->port());
 
     io_.run();
     pool_.join();
+    alert_dispatcher_->Stop();  // finishes the delivery in flight; the rest stays in the outbox
     server_.reset();
     runners_.clear();
-    ingester_.reset();
+    alert_dispatcher_.reset();
+    ingester_.reset();  // holds the hook into alert_queue_
+    alert_queue_.reset();
     store_.reset();
     LogInfo("chorusd stopped");
     return 0;
   }
 
  private:
-  static void WarnAboutUnusedSections(const config::Config& config) {
-    if (!config.rules.empty() || !config.receivers.empty()) {
-      LogWarn("alerts: " + std::to_string(config.rules.size()) +
-              " rule(s) configured and validated; this version of chorusd does not evaluate or "
-              "deliver alerts yet");
-    }
-  }
 
   std::optional<config::Config> Load() {
     auto loaded = config::LoadConfigFile(options_.config_path, /*check_env=*/true);
@@ -259,6 +264,8 @@ class Daemon {
       reloading_ = false;
       if (draining_) return;
       ingester_->SetMatcher(std::make_shared<analytics::Matcher>(*shared_next));
+      alert_queue_->SetConfig(*shared_next);
+      alert_dispatcher_->SetReceivers(shared_next->receivers);
       metrics_.DeclareConfig(*shared_next);
       SetConfig(shared_next);
       {
@@ -266,7 +273,6 @@ class Daemon {
         runners_ = std::move(*new_runners);
       }
       for (auto& r : runners_) r->Start();
-      WarnAboutUnusedSections(*shared_next);
       LogInfo("reload: configuration applied, " + std::to_string(runners_.size()) + " source(s)");
     });
     return {};
@@ -291,6 +297,7 @@ class Daemon {
     h.api = [this](const std::string& endpoint, const QueryParams& params) {
       return query::HandleApi(endpoint, params, *GetConfig(), *store_, SystemClock::Instance().NowMs());
     };
+    h.alerts = [this](const QueryParams& params) { return AlertsApi(params, *store_); };
     h.export_stream = [this](const QueryParams& params) {
       return query::PrepareExport(params, GetConfig(), *store_, SystemClock::Instance().NowMs());
     };
@@ -402,7 +409,9 @@ class Daemon {
   Watchdog watchdog_{io_};  // after io_: its timer must go before the io_context does
   std::unique_ptr<store::Store> store_;
   Metrics metrics_;
+  std::unique_ptr<AlertQueue> alert_queue_;
   std::unique_ptr<ingest::Ingester> ingester_;
+  std::unique_ptr<AlertDispatcher> alert_dispatcher_;
   collectors::CollectorRegistry registry_;
   std::vector<std::shared_ptr<SourceRunner>> runners_;
   std::unique_ptr<HttpServer> server_;

@@ -9,10 +9,58 @@
 #include "core/log.h"
 #include "daemon/daemon.h"
 #include "sim/campaign_player.h"
+#include "sim/loopback_server.h"
 #include "sim/mastodon_sim.h"
 #include "sim/platform_player.h"
 
 namespace chorus::daemon {
+namespace {
+
+// The demo's alert receiver URL travels like a real webhook secret: in the environment.
+constexpr const char* kDemoAlertUrlEnv = "CHORUS_DEMO_ALERT_URL";
+
+// The string value of a top-level `"name":"..."` field of the alert JSON Chorus itself wrote
+// (daemon/alert_payloads.cc); enough to log a line, not a general JSON parser.
+std::string JsonStringField(const std::string& body, const std::string& name) {
+  const std::string needle = "\"" + name + "\":\"";
+  size_t i = body.find(needle);
+  if (i == std::string::npos) return "";
+  std::string out;
+  for (i += needle.size(); i < body.size() && body[i] != '"'; ++i) {
+    if (body[i] == '\\' && i + 1 < body.size()) {
+      const char c = body[++i];
+      if (c == 'u') {
+        i += 4;  // a control character: not worth showing in a log line
+        continue;
+      }
+      out.push_back(c == 'n' ? ' ' : c == 't' ? ' ' : c);
+      continue;
+    }
+    out.push_back(body[i]);
+  }
+  return out;
+}
+
+// A loopback webhook that logs every alert it receives: "alerts in the log" (design §8), through
+// the daemon's real outbox and dispatcher.
+Result<void> StartAlertSink(sim::LoopbackServer& sink) {
+  auto server = std::make_unique<httplib::Server>();
+  server->Post("/alerts", [](const httplib::Request& req, httplib::Response& res) {
+    std::string line = "alert: rule=" + JsonStringField(req.body, "rule") +
+                       " kind=" + JsonStringField(req.body, "kind");
+    const std::string platform = JsonStringField(req.body, "platform");
+    if (!platform.empty()) line += " platform=" + platform;
+    const std::string url = JsonStringField(req.body, "url");
+    line += url.empty() ? " key=" + JsonStringField(req.body, "key") : " post=" + url;
+    LogInfo(line);
+    res.set_content("{}", "application/json");
+  });
+  if (auto r = sink.Start(std::move(server), 0, "demo alert sink"); !r) return r;
+  setenv(kDemoAlertUrlEnv, ("http://127.0.0.1:" + std::to_string(sink.port()) + "/alerts").c_str(), 1);
+  return {};
+}
+
+}  // namespace
 
 std::string DemoConfigYaml(const DemoUrls& urls, const std::string& store_path,
                            const std::string& listen) {
@@ -51,7 +99,18 @@ std::string DemoConfigYaml(const DemoUrls& urls, const std::string& store_path,
          "  coalition:\n"
          "    - id: parents-united\n"
          "      name: Parents United\n"
-         "      accounts: {mastodon: parents@edu.example, bluesky: parentsunited.org, x: ParentsUnited}\n";
+         "      accounts: {mastodon: parents@edu.example, bluesky: parentsunited.org, x: ParentsUnited}\n"
+         "alerts:\n"
+         "  receivers:\n"
+         "    - {name: demo-log, format: json, url_env: " + std::string(kDemoAlertUrlEnv) + "}\n"
+         "  rules:\n"
+         "    # Scoped to one campaign so the log stays readable: the simulated policymaker is\n"
+         "    # mentioned in about one post in ten.\n"
+         "    - {name: policymaker-mentioned, kind: policymaker_mention, campaign: teachers-count, "
+         "max_age: 1h, receivers: [demo-log]}\n"
+         "    - {name: policymaker-responded, kind: policymaker_response, receivers: [demo-log]}\n"
+         "    - {name: campaign-spike, kind: spike, campaign: fund-our-schools, window: 5m, threshold: 3, "
+         "receivers: [demo-log]}\n";
 }
 
 int RunDemo(const std::string& listen, const std::string& data_dir_arg) {
@@ -111,6 +170,11 @@ int RunDemo(const std::string& listen, const std::string& data_dir_arg) {
   }
   sim::PlatformPlayer others(bluesky, x, reddit);
   others.Start();
+  sim::LoopbackServer alert_sink;
+  if (auto r = StartAlertSink(alert_sink); !r) {
+    LogError("demo: " + r.error().ToString());
+    return 1;
+  }
 
   const std::string config_path = data_dir + "/chorus.yml";
   {
@@ -131,6 +195,7 @@ int RunDemo(const std::string& listen, const std::string& data_dir_arg) {
             "/ for the campaigns, /metrics for Prometheus; Ctrl-C stops");
   };
   const int rc = RunDaemon(options);
+  alert_sink.Stop();
   others.Stop();
   player.Stop();
   return rc;
