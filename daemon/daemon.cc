@@ -29,6 +29,7 @@
 #include "daemon/http_server.h"
 #include "daemon/metrics.h"
 #include "daemon/source_runner.h"
+#include "daemon/store_options.h"
 #include "daemon/watchdog.h"
 #include "ingest/ingester.h"
 #include "query/api.h"
@@ -51,12 +52,7 @@ class Daemon {
   int Run() {
     auto config = Load();
     if (!config) return 1;
-    store::OpenOptions store_options;
-    store_options.retention = {config->storage.retention.posts_ms / 1000,
-                               config->storage.retention.minute_ms / 1000,
-                               config->storage.retention.hour_ms / 1000,
-                               config->storage.retention.day_ms / 1000};
-    auto store = store::Store::Open(config->storage.path, store_options);
+    auto store = store::Store::Open(config->storage.path, StoreOptionsFor(*config));
     if (!store) {
       LogError(store.error().ToString());
       return 1;

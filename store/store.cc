@@ -595,6 +595,14 @@ Result<void> Store::CompactForRetention() {
   return {};
 }
 
+Result<void> Store::Flush() {
+  rocksdb::FlushOptions o;
+  o.wait = true;
+  const auto s = impl_->db->Flush(o, impl_->handles);
+  if (!s.ok()) return Fail(StorageError("cannot flush the store", s));
+  return {};
+}
+
 Result<void> Store::CatchUp() {
   if (!impl_->secondary) return {};
   const auto s = impl_->db->TryCatchUpWithPrimary();
@@ -629,18 +637,21 @@ Result<void> Store::Commit(const Batch& batch) {
     }
   }
   for (const auto& [k, v] : batch.counter_deltas) wb.Merge(impl_->counters, k, EncodeInt64(v));
+  // The hour and day holding each minute get the same deltas, folded first so each coarse key is
+  // merged once per batch rather than once per minute under it.
+  std::map<std::string, int64_t> hour_deltas, day_deltas;
   for (const auto& [k, v] : batch.series_deltas) {
-    const std::string value = EncodeInt64(v);
-    wb.Merge(impl_->series, k, value);
-    // The same delta lands in the hour and day holding the minute: same key prefix, coarser start.
+    wb.Merge(impl_->series, k, EncodeInt64(v));
     const std::string_view prefix = std::string_view(k).substr(0, k.size() - 8);
     const int64_t minute = ReadBigEndian(std::string_view(k).substr(k.size() - 8));
-    for (Step step : {Step::kHour, Step::kDay}) {
-      std::string coarse(prefix);
-      AppendBigEndian(&coarse, BucketStart(minute, step));
-      wb.Merge(impl_->SeriesFamily(step), coarse, value);
-    }
+    std::string hour(prefix), day(prefix);
+    AppendBigEndian(&hour, BucketStart(minute, Step::kHour));
+    AppendBigEndian(&day, BucketStart(minute, Step::kDay));
+    hour_deltas[std::move(hour)] += v;
+    day_deltas[std::move(day)] += v;
   }
+  for (const auto& [k, v] : hour_deltas) wb.Merge(impl_->series_1h, k, EncodeInt64(v));
+  for (const auto& [k, v] : day_deltas) wb.Merge(impl_->series_1d, k, EncodeInt64(v));
   for (const auto& [k, v] : batch.cursors) wb.Put(impl_->cursors, k, v);
   for (const auto& r : batch.refresh_deletes) wb.Delete(impl_->refresh, r.StoreKey());
   for (const auto& r : batch.refresh_puts) wb.Put(impl_->refresh, r.StoreKey(), r.StoreValue());

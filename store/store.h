@@ -193,6 +193,8 @@ class Store {
   // Forces a compaction of the time-keyed families, so data past its retention is dropped now
   // rather than whenever RocksDB next compacts it.
   Result<void> CompactForRetention();
+  // Writes every memtable to SST files, so the next open does not replay a large WAL (bulk writers).
+  Result<void> Flush();
   // Secondary instances: catch up with what the primary has committed.
   Result<void> CatchUp();
   // Bytes on disk (SST files) plus memtables, as RocksDB estimates them.
