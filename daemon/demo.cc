@@ -130,6 +130,9 @@ int RunDemo(const std::string& listen, const std::string& data_dir_arg) {
   sim::SimOptions sim_options;
   sim_options.domain = "demo.social";
   sim_options.rate_limit = 300;
+  // Short windows: the demo's injected 429 then costs at most half a minute of Mastodon silence
+  // (real Mastodon's five-minute window would hide the demo's own surges).
+  sim_options.rate_window_ms = 30'000;
   sim::MastodonSim mastodon(sim_options);
   if (auto r = mastodon.Start(); !r) {
     LogError("demo: " + r.error().ToString());

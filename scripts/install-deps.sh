@@ -8,7 +8,7 @@ packages=(
   libsimdjson-dev librocksdb-dev prometheus-cpp-dev libboost-dev libyaml-cpp-dev
   libexpected-dev libsystemd-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
-  prometheus curl
+  prometheus prometheus-alertmanager curl
   systemd dpkg-dev file
 )
 

@@ -1,5 +1,6 @@
 #include "sim/platform_player.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -9,6 +10,8 @@
 
 namespace chorus::sim {
 namespace {
+
+constexpr int64_t kSpikeJitterMs = 15'000;
 
 const char* const kPhrases[] = {
     "Our schools need fair funding now", "Call your senator today about the budget vote",
@@ -32,9 +35,16 @@ struct PlatformPlayer::Impl {
   std::atomic<int64_t> added{0};
   std::vector<std::string> bluesky_campaign_uris;
   std::vector<uint64_t> x_campaign_ids;
+  std::mt19937 spike_rng;  // apart from `rng`, so surges leave the content sequence as it was
+  int64_t spike_start_ms = 0;
 
   Impl(BlueskySim& b, XSim& xs, RedditSim& r, PlatformPlayerOptions o)
-      : bluesky(b), x(xs), reddit(r), options(std::move(o)), rng(options.seed) {}
+      : bluesky(b),
+        x(xs),
+        reddit(r),
+        options(std::move(o)),
+        rng(options.seed),
+        spike_rng(options.seed + 1) {}
 
   int Pick(int n) { return static_cast<int>(rng() % static_cast<uint32_t>(n)); }
   bool Chance(double p) { return std::uniform_real_distribution<double>(0, 1)(rng) < p; }
@@ -100,10 +110,28 @@ struct PlatformPlayer::Impl {
     added += 3;
   }
 
+  // The live rate at `now_ms`: the base rate, times spike_factor inside a surge. Advances the
+  // surge schedule as time passes it.
+  double Rate(int64_t now_ms) {
+    while (now_ms >= spike_start_ms + options.spike_ms) {
+      const int64_t jitter =
+          std::uniform_int_distribution<int64_t>(-kSpikeJitterMs, kSpikeJitterMs)(spike_rng);
+      spike_start_ms += std::max<int64_t>(options.spike_every_ms + jitter, options.spike_ms + 1);
+    }
+    const bool surging = now_ms >= spike_start_ms && options.spike_factor > 1.0;
+    return options.posts_per_second * (surging ? options.spike_factor : 1.0);
+  }
+
   void Run() {
     std::unique_lock lock(mu);
-    const auto period = std::chrono::milliseconds(static_cast<int64_t>(1000.0 / options.posts_per_second));
     while (!stop) {
+      const double rate = Rate(SystemClock::Instance().NowMs());
+      if (rate <= 0) {  // no live posts: just wait to be stopped
+        cv.wait(lock, [&] { return stop; });
+        break;
+      }
+      const auto period =
+          std::chrono::milliseconds(std::max<int64_t>(1, static_cast<int64_t>(1000.0 / rate)));
       if (cv.wait_for(lock, period, [&] { return stop; })) break;
       lock.unlock();
       PostEverywhere(SystemClock::Instance().NowMs());
@@ -137,6 +165,7 @@ void PlatformPlayer::Start() {
     std::lock_guard lock(impl_->mu);
     impl_->stop = false;
   }
+  impl_->spike_start_ms = SystemClock::Instance().NowMs() + impl_->options.first_spike_ms;
   impl_->thread = std::thread([this] { impl_->Run(); });
 }
 

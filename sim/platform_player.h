@@ -1,7 +1,9 @@
 // Plays the demo campaign on the simulated Bluesky, X and Reddit (design §8), beside the
 // CampaignPlayer that plays it on Mastodon: history first, then a steady trickle of posts carrying
 // the campaign hashtags, some mentioning the policymaker, some by a coalition member, and now and
-// then the policymaker replying to a campaign post.
+// then the policymaker replying to a campaign post. Like the Mastodon player, it surges: from
+// `first_spike_ms` after Start, every ~2 minutes, the live rate is multiplied by `spike_factor` for
+// `spike_ms` (a "day of action" seen on all three platforms at once).
 //
 // Thread-safety: Start/Stop from one thread; the player talks to the sims only through their
 // thread-safe methods. The sims must outlive the player.
@@ -29,6 +31,13 @@ struct PlatformPlayerOptions {
   int history_posts = 120;                // per platform, spread over the past `history_ms`
   int64_t history_ms = 6 * 3'600'000;
   double posts_per_second = 0.5;          // per platform, live
+  // The surges. The first comes late enough that a Prometheus started with the demo has a minute
+  // of baseline to compare it with (prometheus/chorus-rules.yml, ChorusCampaignSpike), and is
+  // long and steep enough to stand out of a 1-minute window; 1.0 turns surges off.
+  int64_t first_spike_ms = 75'000;
+  int64_t spike_every_ms = 120'000;       // +-15 s of jitter after the first
+  int64_t spike_ms = 30'000;
+  double spike_factor = 10.0;
   uint32_t seed = 7;
 };
 
