@@ -162,9 +162,12 @@ class Daemon {
       if (!transport) return Fail(transport.error());
       auto collector = registry_.Create(source, config, std::move(*transport));
       if (!collector) return Fail(collector.error());
-      out.push_back(std::make_shared<SourceRunner>(io_, pool_, source, std::move(*collector),
+      auto runner = std::make_shared<SourceRunner>(io_, pool_, source, std::move(*collector),
                                                    *ingester_, *store_, metrics_,
-                                                   SystemClock::Instance()));
+                                                   SystemClock::Instance());
+      // New alerts go out now rather than at the dispatcher's next scan.
+      runner->OnAlertsQueued([d = alert_dispatcher_.get()] { d->Nudge(); });
+      out.push_back(std::move(runner));
     }
     return out;
   }

@@ -183,6 +183,15 @@ void Metrics::DeclareConfig(const config::Config& config) {
       }
     }
   }
+  // Every configured rule × receiver starts at 0, so rates and dashboards have a series before
+  // the first alert.
+  for (const auto& rule : config.rules) {
+    for (const auto& receiver : rule.receivers) {
+      for (const char* outcome : {"delivered", "failed", "retried", "dropped"}) {
+        impl_->alerts->Add({{"rule", rule.name}, {"receiver", receiver}, {"outcome", outcome}});
+      }
+    }
+  }
   for (const auto& s : config.sources) {
     const std::string platform(PlatformName(s.platform));
     impl_->source_up->Add({{"source", s.name}, {"platform", platform}});

@@ -220,6 +220,7 @@ bool SourceRunner::PollQuery(const collectors::Query& q, PollOutcome* outcome) {
     }
     metrics_.AddCounters(applied->counter_deltas);
     metrics_.SetMarks(applied->marks);
+    if (applied->alerts_queued > 0 && on_alerts_queued_) on_alerts_queued_();
     outcome->new_posts += applied->new_posts;
     outcome->updated_posts += applied->updated_posts;
     LogDebug("source=" + source_.name + " query=\"" + q.description + "\" page: " +

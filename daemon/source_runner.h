@@ -52,6 +52,8 @@ class SourceRunner : public std::enable_shared_from_this<SourceRunner> {
   void Stop(std::function<void()> on_stopped);
   SourceStatus status() const;
   const std::string& name() const { return source_.name; }
+  // Called on the polling worker thread after a page committed alerts to the outbox.
+  void OnAlertsQueued(std::function<void()> callback) { on_alerts_queued_ = std::move(callback); }
 
  private:
   struct PollOutcome {
@@ -91,6 +93,7 @@ class SourceRunner : public std::enable_shared_from_this<SourceRunner> {
   std::atomic<bool> stopping_{false};
   bool in_flight_ = false;
   std::function<void()> on_stopped_;
+  std::function<void()> on_alerts_queued_;
   int64_t previous_success_ms_ = -1;  // -1: not loaded from the store yet; 0: never
 
   mutable std::mutex status_mu_;
