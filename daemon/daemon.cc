@@ -389,6 +389,8 @@ class Daemon {
       }
     }
     h += "</table><p><a href=\"/metrics\">/metrics</a> · <a href=\"/api/v1/campaigns\">/api/v1/campaigns</a>"
+         " · <a href=\"/api/v1/posts?limit=20\">/api/v1/posts</a> · <a href=\"/api/v1/alerts\">/api/v1/alerts</a>"
+         " · <a href=\"/api/v1/export?dataset=posts&amp;format=csv\">export (CSV)</a>"
          " · <a href=\"/healthz\">/healthz</a> · <a href=\"/readyz\">/readyz</a></p></body></html>\n";
     return h;
   }
