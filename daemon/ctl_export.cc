@@ -195,7 +195,8 @@ int RunExportCommand(const std::vector<std::string>& args) {
   }
   store::OpenOptions open;
   open.secondary_path = scratch.path();
-  open.block_cache_bytes = 32u << 20;
+  // Scans do not fill the cache (Store::ScanPosts), so a small one is enough.
+  open.block_cache_bytes = 8u << 20;
   auto store = store::Store::Open(store_path, open);
   if (!store) {
     std::cerr << "chorusctl export: " << store.error().message << "\n";

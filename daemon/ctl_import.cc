@@ -202,7 +202,12 @@ Result<ImportSummary> ImportArchives(const config::Config& config, const ImportO
     if (!ec) total_bytes += static_cast<int64_t>(size);
   }
 
-  auto opened = store::Store::Open(config.storage.path, StoreOptionsFor(config));
+  // Bulk mode (no write-ahead log, atomic flushes) is safe here because the import ends with
+  // Flush() below and is idempotent: after a crash the store holds whole batches up to some point,
+  // and running the import again stores and counts exactly the posts after it.
+  store::OpenOptions open_options = StoreOptionsFor(config);
+  open_options.bulk_load = true;
+  auto opened = store::Store::Open(config.storage.path, open_options);
   if (!opened) {
     if (IsLockError(opened.error().message)) {
       return Fail(Error::Storage("the store at " + config.storage.path +

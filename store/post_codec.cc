@@ -109,8 +109,8 @@ std::string EncodeStoredPost(const StoredPost& sp) {
   return out;
 }
 
-Result<StoredPost> DecodeStoredPost(std::string_view bytes) {
-  StoredPost sp;
+Result<void> DecodeStoredPostInto(std::string_view bytes, StoredPost* out) {
+  StoredPost& sp = *out;
   Post& p = sp.post;
   Reader r(bytes);
   uint8_t format = 0, platform = 0;
@@ -126,7 +126,21 @@ Result<StoredPost> DecodeStoredPost(std::string_view bytes) {
                   r.List(&sp.policymakers) && r.AtEnd();
   if (!ok) return Fail(Error::Storage("corrupt post record"));
   p.platform = static_cast<Platform>(platform);
+  return {};
+}
+
+Result<StoredPost> DecodeStoredPost(std::string_view bytes) {
+  StoredPost sp;
+  if (auto r = DecodeStoredPostInto(bytes, &sp); !r) return Fail(r.error());
   return sp;
+}
+
+std::optional<Platform> StoredPostPlatform(std::string_view bytes) {
+  if (bytes.size() < 2 || static_cast<uint8_t>(bytes[0]) != kPostFormat ||
+      static_cast<uint8_t>(bytes[1]) > 3) {
+    return std::nullopt;
+  }
+  return static_cast<Platform>(bytes[1]);
 }
 
 }  // namespace chorus::store

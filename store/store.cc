@@ -215,6 +215,7 @@ struct Store::Impl {
   rocksdb::ColumnFamilyHandle* marks = nullptr;
   rocksdb::ColumnFamilyHandle* gaps = nullptr;
   bool secondary = false;
+  bool bulk_load = false;  // OpenOptions::bulk_load: commits skip the write-ahead log
   // Filters must outlive the database; the destructor closes it before members go.
   std::vector<std::unique_ptr<RetentionFilter>> filters;
 
@@ -250,6 +251,16 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const OpenOp
   summed.merge_operator = std::make_shared<Int64AddOperator>();
   // Bounds the operands a counter read must fold (pitfalls.md: read cost grows with operands).
   summed.max_successive_merges = 64;
+  // ... except for minute buckets: a minute is only written by the few pages that cover it, so
+  // its operands stay few anyway, and the bound costs every merge a walk of the key's earlier
+  // entries in the memtable (a seventh of `chorusctl import`'s CPU when it was on).
+  rocksdb::ColumnFamilyOptions minute = summed;
+  minute.max_successive_merges = 0;
+  if (options.bulk_load) {
+    // Without a write-ahead log, only flushes persist data: they must cover every family at the
+    // same point, or a crash could keep a post whose counter deltas were lost.
+    db_options.atomic_flush = true;
+  }
 
   auto impl = std::make_unique<Impl>();
   using Kind = RetentionFilter::Kind;
@@ -263,7 +274,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const OpenOp
       {rocksdb::kDefaultColumnFamilyName, plain},
       {"posts", filtered(plain, Kind::kPosts)},
       {"counters", summed},
-      {"series_1m", filtered(summed, Kind::kSeries1m)},
+      {"series_1m", filtered(minute, Kind::kSeries1m)},
       {"cursors", plain},
       {"refresh", plain},
       {"series_1h", filtered(summed, Kind::kSeries1h)},
@@ -291,6 +302,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const OpenOp
   }
   if (!s.ok()) return Fail(StorageError("cannot open store at " + path, s));
   impl->db.reset(raw);
+  impl->bulk_load = options.bulk_load && writable;
   impl->meta = impl->handles[0];
   impl->posts = impl->handles[1];
   impl->counters = impl->handles[2];
@@ -440,37 +452,55 @@ Result<void> Store::ScanPosts(const PostScan& scan, const PostVisitor& visit) co
   rocksdb::ReadOptions ro;
   rocksdb::Slice upper(end);
   ro.iterate_upper_bound = &upper;
+  // A long scan (an export) reads the whole index once and posts in an order unrelated to where
+  // they are stored: caching those blocks would only evict what the daemon reads repeatedly.
+  ro.fill_cache = false;
   std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->post_index));
   it->Seek(start);
   if (resume && it->Valid() && it->key().ToStringView() == scan.after) it->Next();
 
-  // Posts are fetched a batch of index entries at a time: one MultiGet instead of a Get a post.
-  constexpr size_t kChunk = 256;
-  std::vector<std::string> cursors;
-  std::vector<std::string> keys;
+  // Posts are fetched a batch of index entries at a time with RocksDB's batched MultiGet (keys of
+  // one batch that share a data block read it once), and decoded into one reused StoredPost: the
+  // memory of a scan stays that of one batch however many posts it visits. The first batch is
+  // small and fills the block cache, so a page of /api/v1/posts stays cached for the next reader.
+  constexpr size_t kFirstChunk = 64;
+  constexpr size_t kChunk = 512;
+  rocksdb::ReadOptions get_options;
+  std::vector<std::string> cursors(kChunk);
+  std::vector<rocksdb::Slice> keys(kChunk);
+  std::vector<rocksdb::PinnableSlice> values(kChunk);
+  std::vector<rocksdb::Status> statuses(kChunk);
+  StoredPost post;
+  size_t chunk = kFirstChunk;
+  std::optional<Platform> platform;
+  if (!scan.platform.empty()) {
+    platform = ParsePlatform(scan.platform);
+    if (!platform) return {};  // no stored post is on a platform that does not exist
+  }
   bool more = true;
   while (more) {
-    cursors.clear();
-    keys.clear();
-    for (; it->Valid() && keys.size() < kChunk; it->Next()) {
+    size_t n = 0;
+    for (; it->Valid() && n < chunk; it->Next()) {
       const auto key = it->key().ToStringView();
       if (key.size() < prefix.size() + 8) continue;
-      cursors.emplace_back(key);
-      keys.emplace_back(key.substr(prefix.size() + 8));
+      cursors[n].assign(key);
+      keys[n] = rocksdb::Slice(cursors[n].data() + prefix.size() + 8, key.size() - prefix.size() - 8);
+      ++n;
     }
     if (!it->status().ok()) return Fail(StorageError("cannot scan posts", it->status()));
-    if (keys.empty()) break;
-    auto posts = GetPosts(keys);
-    if (!posts) return Fail(posts.error());
-    for (size_t i = 0; i < keys.size(); ++i) {
-      const auto& p = (*posts)[i];
-      if (!p) continue;  // dropped by retention before its index entry
-      if (!scan.platform.empty() && PlatformName(p->post.platform) != scan.platform) continue;
-      if (!visit(*p, cursors[i])) {
-        more = false;
-        break;
-      }
+    if (n == 0) break;
+    impl_->db->MultiGet(get_options, impl_->posts, n, keys.data(), values.data(), statuses.data());
+    for (size_t i = 0; i < n && more; ++i) {
+      if (statuses[i].IsNotFound()) continue;  // dropped by retention before its index entry
+      if (!statuses[i].ok()) return Fail(StorageError("cannot read post", statuses[i]));
+      const std::string_view bytes = values[i].ToStringView();
+      if (platform && StoredPostPlatform(bytes) != platform) continue;
+      if (auto decoded = DecodeStoredPostInto(bytes, &post); !decoded) return Fail(decoded.error());
+      if (!visit(post, cursors[i])) more = false;
     }
+    for (size_t i = 0; i < n; ++i) values[i].Reset();
+    chunk = kChunk;
+    get_options.fill_cache = false;
   }
   return {};
 }
@@ -618,7 +648,11 @@ uint64_t Store::ApproximateSizeBytes() const {
 }
 
 Result<void> Store::Commit(const Batch& batch) {
-  rocksdb::WriteBatch wb;
+  // Room for the whole batch up front, rather than growing (and copying) it by doubling as a bulk
+  // import's batches of thousands of posts fill it: ~1 KB a post with its index and author entries,
+  // 64 bytes a delta.
+  rocksdb::WriteBatch wb(batch.posts.size() * 2048 +
+                         (batch.counter_deltas.size() + 3 * batch.series_deltas.size()) * 64);
   for (const auto& p : batch.posts) {
     wb.Put(impl_->posts, p.post.key, EncodeStoredPost(p));
     // Index and author entries are idempotent puts: an updated post rewrites the same keys.
@@ -669,7 +703,11 @@ Result<void> Store::Commit(const Batch& batch) {
   }
   // The WAL is written before Write returns, so a killed process loses nothing it committed;
   // syncing every page to disk would only matter for power loss, and costs an fsync a page.
-  const auto s = impl_->db->Write(rocksdb::WriteOptions(), &wb);
+  // A bulk load skips the WAL: a crash loses the batches since the last (atomic) flush, all of
+  // each of them, which re-running the idempotent import restores (OpenOptions::bulk_load).
+  rocksdb::WriteOptions wo;
+  wo.disableWAL = impl_->bulk_load;
+  const auto s = impl_->db->Write(wo, &wb);
   if (!s.ok()) return Fail(StorageError("cannot commit page", s));
   return {};
 }

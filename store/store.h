@@ -56,6 +56,11 @@ struct StoredPost {
 
 std::string EncodeStoredPost(const StoredPost& p);
 Result<StoredPost> DecodeStoredPost(std::string_view bytes);
+// Decodes into `out`, reusing its strings' and lists' memory (scans decode millions of posts).
+// On error `out` holds a partly decoded post.
+Result<void> DecodeStoredPostInto(std::string_view bytes, StoredPost* out);
+// The platform of an encoded post without decoding the rest; nullopt when `bytes` is not one.
+std::optional<Platform> StoredPostPlatform(std::string_view bytes);
 
 // Resolutions of the stored series.
 enum class Step { kMinute, kHour, kDay };
@@ -122,6 +127,12 @@ struct OpenOptions {
   // CatchUp() sees what the primary committed since.
   std::string secondary_path;
   size_t block_cache_bytes = 64u << 20;
+  // For a bulk writer that Flush()es before it reports success and whose input can be applied
+  // again without counting anything twice (`chorusctl import`): commits skip the write-ahead log
+  // and every flush covers all column families at once (RocksDB atomic_flush), so after a crash
+  // the store holds the batches committed up to some point, each whole, and none after it. Never
+  // for chorusd: a page's cursor must survive kill -9 together with its counts (design §5).
+  bool bulk_load = false;
   Retention retention;
   // The clock retention is measured against (unix seconds); the system clock when unset.
   std::function<int64_t()> now_s;
