@@ -78,11 +78,19 @@ Result<int64_t> ParseRfc3339Ms(std::string_view s) {
   return secs * 1000 + millis;
 }
 
-std::string FormatRfc3339Ms(int64_t unix_ms) {
-  int64_t secs = unix_ms >= 0 ? unix_ms / 1000 : (unix_ms - 999) / 1000;
+namespace {
+void Put2(char* p, unsigned v) {
+  p[0] = static_cast<char>('0' + v / 10);
+  p[1] = static_cast<char>('0' + v % 10);
+}
+}  // namespace
+
+// Hot in exports (a row has one or two times), so written without snprintf for years 0-9999.
+void AppendRfc3339Ms(std::string* out, int64_t unix_ms) {
+  const int64_t secs = unix_ms >= 0 ? unix_ms / 1000 : (unix_ms - 999) / 1000;
   const int64_t ms = unix_ms - secs * 1000;
   int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
-  int64_t rem = secs - days * 86400;
+  const int64_t rem = secs - days * 86400;
   // civil_from_days
   days += 719468;
   const int64_t era = (days >= 0 ? days : days - 146096) / 146097;
@@ -94,12 +102,39 @@ std::string FormatRfc3339Ms(int64_t unix_ms) {
   const unsigned d = doy - (153 * mp + 2) / 5 + 1;
   const unsigned m = mp < 10 ? mp + 3 : mp - 9;
   y += m <= 2;
-  char buf[128];
-  std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
-                static_cast<long long>(y), m, d, static_cast<long long>(rem / 3600),
-                static_cast<long long>(rem % 3600 / 60), static_cast<long long>(rem % 60),
-                static_cast<long long>(ms));
-  return buf;
+  if (y < 0 || y > 9999) {
+    char buf[128];
+    std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
+                  static_cast<long long>(y), m, d, static_cast<long long>(rem / 3600),
+                  static_cast<long long>(rem % 3600 / 60), static_cast<long long>(rem % 60),
+                  static_cast<long long>(ms));
+    out->append(buf);
+    return;
+  }
+  char buf[24];  // YYYY-MM-DDTHH:MM:SS.mmmZ
+  Put2(buf, static_cast<unsigned>(y / 100));
+  Put2(buf + 2, static_cast<unsigned>(y % 100));
+  buf[4] = '-';
+  Put2(buf + 5, m);
+  buf[7] = '-';
+  Put2(buf + 8, d);
+  buf[10] = 'T';
+  Put2(buf + 11, static_cast<unsigned>(rem / 3600));
+  buf[13] = ':';
+  Put2(buf + 14, static_cast<unsigned>(rem % 3600 / 60));
+  buf[16] = ':';
+  Put2(buf + 17, static_cast<unsigned>(rem % 60));
+  buf[19] = '.';
+  buf[20] = static_cast<char>('0' + ms / 100);
+  Put2(buf + 21, static_cast<unsigned>(ms % 100));
+  buf[23] = 'Z';
+  out->append(buf, sizeof buf);
+}
+
+std::string FormatRfc3339Ms(int64_t unix_ms) {
+  std::string out;
+  AppendRfc3339Ms(&out, unix_ms);
+  return out;
 }
 
 Result<int64_t> ParseTimeArgMs(std::string_view text) {

@@ -16,6 +16,8 @@ Result<int64_t> ParseRfc3339Ms(std::string_view text);
 
 // Formats unix milliseconds as "2026-03-10T14:05:00.000Z".
 std::string FormatRfc3339Ms(int64_t unix_ms);
+// The same, appended to `out`.
+void AppendRfc3339Ms(std::string* out, int64_t unix_ms);
 
 // Parses a time given on a command line or query string: RFC 3339 or unix seconds.
 Result<int64_t> ParseTimeArgMs(std::string_view text);

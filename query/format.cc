@@ -148,53 +148,6 @@ void AppendJsonTerms(std::string* out, const store::StoredPost& p) {
   out->push_back(']');
 }
 
-void Put2(char* p, unsigned v) {
-  p[0] = static_cast<char>('0' + v / 10);
-  p[1] = static_cast<char>('0' + v % 10);
-}
-
-// FormatRfc3339Ms without its snprintf and string (a row has one or two times): years 0-9999 are
-// written here, anything else by FormatRfc3339Ms itself, so the text is the same.
-void AppendTime(std::string* out, int64_t unix_ms) {
-  const int64_t secs = unix_ms >= 0 ? unix_ms / 1000 : (unix_ms - 999) / 1000;
-  const int64_t ms = unix_ms - secs * 1000;
-  int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
-  const int64_t rem = secs - days * 86400;
-  // civil_from_days (as core/time.cc)
-  days += 719468;
-  const int64_t era = (days >= 0 ? days : days - 146096) / 146097;
-  const unsigned doe = static_cast<unsigned>(days - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  int64_t y = static_cast<int64_t>(yoe) + era * 400;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
-  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
-  y += m <= 2;
-  if (y < 0 || y > 9999) {
-    out->append(FormatRfc3339Ms(unix_ms));
-    return;
-  }
-  char buf[24];  // YYYY-MM-DDTHH:MM:SS.mmmZ
-  Put2(buf, static_cast<unsigned>(y / 100));
-  Put2(buf + 2, static_cast<unsigned>(y % 100));
-  buf[4] = '-';
-  Put2(buf + 5, m);
-  buf[7] = '-';
-  Put2(buf + 8, d);
-  buf[10] = 'T';
-  Put2(buf + 11, static_cast<unsigned>(rem / 3600));
-  buf[13] = ':';
-  Put2(buf + 14, static_cast<unsigned>(rem % 3600 / 60));
-  buf[16] = ':';
-  Put2(buf + 17, static_cast<unsigned>(rem % 60));
-  buf[19] = '.';
-  buf[20] = static_cast<char>('0' + ms / 100);
-  Put2(buf + 21, static_cast<unsigned>(ms % 100));
-  buf[23] = 'Z';
-  out->append(buf, sizeof buf);
-}
-
 }  // namespace
 
 bool IsValidUtf8(std::string_view s) {
@@ -313,7 +266,7 @@ void AppendPostCsv(std::string* out, const store::StoredPost& sp) {
   out->push_back(',');
   AppendCsvField(out, p.url);
   out->push_back(',');
-  AppendTime(out, p.created_at_ms);
+  AppendRfc3339Ms(out, p.created_at_ms);
   out->push_back(',');
   AppendCsvField(out, p.author);
   out->push_back(',');
@@ -344,7 +297,7 @@ void AppendPostJson(std::string* out, const store::StoredPost& sp) {
   out->append(",\"url\":");
   AppendJsonText(out, p.url);
   out->append(",\"created_at\":\"");
-  AppendTime(out, p.created_at_ms);
+  AppendRfc3339Ms(out, p.created_at_ms);
   out->append("\",\"author\":");
   AppendJsonText(out, p.author);
   out->append(",\"author_followers\":");
@@ -376,7 +329,7 @@ std::string_view SeriesCsvHeader() {
 }
 
 void AppendSeriesCsv(std::string* out, const SeriesRow& r) {
-  AppendTime(out, r.time_s * 1000);
+  AppendRfc3339Ms(out, r.time_s * 1000);
   out->push_back(',');
   AppendCsvField(out, r.campaign);
   out->push_back(',');
@@ -391,7 +344,7 @@ void AppendSeriesCsv(std::string* out, const SeriesRow& r) {
 
 void AppendSeriesJson(std::string* out, const SeriesRow& r) {
   out->append("{\"time\":\"");
-  AppendTime(out, r.time_s * 1000);
+  AppendRfc3339Ms(out, r.time_s * 1000);
   out->append("\",\"campaign\":");
   AppendJsonText(out, r.campaign);
   out->append(",\"platform\":\"");

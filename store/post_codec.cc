@@ -1,8 +1,9 @@
-// Binary encoding of StoredPost: a version byte, then fields in a fixed order, integers as
-// zig-zag varints and strings/lists length-prefixed. Compact and fast, and independent of any
-// JSON library so the store stays free of parsing concerns.
+// Binary encoding of StoredPost: a version byte, then fields in a fixed order, in the record
+// format of core/record_codec.h. Compact and fast, and independent of any JSON library so the
+// store stays free of parsing concerns.
 #include <cstring>
 
+#include "core/record_codec.h"
 #include "store/store.h"
 
 namespace chorus::store {
@@ -10,71 +11,10 @@ namespace {
 
 constexpr uint8_t kPostFormat = 1;
 
-void PutVarint(std::string* out, uint64_t v) {
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
-}
-void PutInt(std::string* out, int64_t v) {
-  PutVarint(out, (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
-}
-void PutString(std::string* out, std::string_view s) {
-  PutVarint(out, s.size());
-  out->append(s);
-}
-void PutList(std::string* out, const std::vector<std::string>& list) {
-  PutVarint(out, list.size());
-  for (const auto& s : list) PutString(out, s);
-}
-
-class Reader {
- public:
-  explicit Reader(std::string_view in) : in_(in) {}
-  bool Varint(uint64_t* v) {
-    *v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (pos_ >= in_.size()) return false;
-      const uint8_t b = static_cast<uint8_t>(in_[pos_++]);
-      *v |= static_cast<uint64_t>(b & 0x7f) << shift;
-      if (!(b & 0x80)) return true;
-    }
-    return false;
-  }
-  bool Int(int64_t* v) {
-    uint64_t u;
-    if (!Varint(&u)) return false;
-    *v = static_cast<int64_t>((u >> 1) ^ (~(u & 1) + 1));
-    return true;
-  }
-  bool String(std::string* s) {
-    uint64_t n;
-    if (!Varint(&n) || n > in_.size() - pos_) return false;
-    s->assign(in_.substr(pos_, n));
-    pos_ += n;
-    return true;
-  }
-  bool List(std::vector<std::string>* list) {
-    uint64_t n;
-    if (!Varint(&n) || n > in_.size()) return false;
-    list->resize(n);
-    for (auto& s : *list) {
-      if (!String(&s)) return false;
-    }
-    return true;
-  }
-  bool Byte(uint8_t* b) {
-    if (pos_ >= in_.size()) return false;
-    *b = static_cast<uint8_t>(in_[pos_++]);
-    return true;
-  }
-  bool AtEnd() const { return pos_ == in_.size(); }
-
- private:
-  std::string_view in_;
-  size_t pos_ = 0;
-};
+using codec::PutInt;
+using codec::PutList;
+using codec::PutString;
+using codec::Reader;
 
 }  // namespace
 

@@ -505,53 +505,54 @@ Result<void> Store::ScanPosts(const PostScan& scan, const PostVisitor& visit) co
   return {};
 }
 
-Result<std::vector<std::pair<int64_t, int64_t>>> Store::UniqueAuthorsSeries(
-    std::string_view campaign, std::string_view platform, int64_t from_s, int64_t to_s,
-    Step step) const {
-  std::map<int64_t, int64_t> counts;
-  for (std::string_view p : kPlatformNames) {
-    if (!platform.empty() && p != platform) continue;
-    const std::string prefix = AuthorPrefix(step, campaign, p);
+namespace {
+// Visits the author entries of `campaign` on `platform` ("" = each platform in turn) in buckets of
+// `step` starting in [from_s, to_s): (platform index, bucket start, author).
+template <typename Visit>
+Result<void> ForEachAuthor(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, std::string_view campaign,
+                           std::string_view platform, int64_t from_s, int64_t to_s, Step step,
+                           const Visit& visit) {
+  for (size_t pi = 0; pi < std::size(kPlatformNames); ++pi) {
+    if (!platform.empty() && kPlatformNames[pi] != platform) continue;
+    const std::string prefix = AuthorPrefix(step, campaign, kPlatformNames[pi]);
     std::string start = prefix, end = prefix;
     AppendBigEndian(&start, from_s);
     AppendBigEndian(&end, to_s);
     rocksdb::ReadOptions ro;
     rocksdb::Slice upper(end);
     ro.iterate_upper_bound = &upper;
-    std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->authors));
-    // Keys are unique per (bucket, author), so counting keys per bucket counts distinct authors.
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, cf));
     for (it->Seek(start); it->Valid(); it->Next()) {
       const auto key = it->key().ToStringView();
       if (key.size() < prefix.size() + 8) continue;
-      ++counts[ReadBigEndian(key.substr(prefix.size(), 8))];
+      visit(pi, ReadBigEndian(key.substr(prefix.size(), 8)), key.substr(prefix.size() + 8));
     }
     if (!it->status().ok()) return Fail(StorageError("cannot read authors", it->status()));
   }
+  return {};
+}
+}  // namespace
+
+Result<std::vector<std::pair<int64_t, int64_t>>> Store::UniqueAuthorsSeries(
+    std::string_view campaign, std::string_view platform, int64_t from_s, int64_t to_s,
+    Step step) const {
+  // Keys are unique per (bucket, author), so counting keys per bucket counts distinct authors.
+  std::map<int64_t, int64_t> counts;
+  auto r = ForEachAuthor(impl_->db.get(), impl_->authors, campaign, platform, from_s, to_s, step,
+                         [&](size_t, int64_t bucket, std::string_view) { ++counts[bucket]; });
+  if (!r) return Fail(r.error());
   return std::vector<std::pair<int64_t, int64_t>>(counts.begin(), counts.end());
 }
 
 Result<int64_t> Store::CountDistinctAuthors(std::string_view campaign, std::string_view platform,
                                             int64_t from_s, int64_t to_s, Step step) const {
+  // An identity belongs to one platform: distinct per platform, then summed.
+  std::vector<std::unordered_set<std::string>> seen(std::size(kPlatformNames));
+  auto r = ForEachAuthor(impl_->db.get(), impl_->authors, campaign, platform, from_s, to_s, step,
+                         [&](size_t pi, int64_t, std::string_view author) { seen[pi].emplace(author); });
+  if (!r) return Fail(r.error());
   int64_t total = 0;
-  for (std::string_view p : kPlatformNames) {
-    if (!platform.empty() && p != platform) continue;
-    const std::string prefix = AuthorPrefix(step, campaign, p);
-    std::string start = prefix, end = prefix;
-    AppendBigEndian(&start, from_s);
-    AppendBigEndian(&end, to_s);
-    rocksdb::ReadOptions ro;
-    rocksdb::Slice upper(end);
-    ro.iterate_upper_bound = &upper;
-    std::unordered_set<std::string> seen;
-    std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->authors));
-    for (it->Seek(start); it->Valid(); it->Next()) {
-      const auto key = it->key().ToStringView();
-      if (key.size() < prefix.size() + 8) continue;
-      seen.emplace(key.substr(prefix.size() + 8));
-    }
-    if (!it->status().ok()) return Fail(StorageError("cannot read authors", it->status()));
-    total += static_cast<int64_t>(seen.size());
-  }
+  for (const auto& s : seen) total += static_cast<int64_t>(s.size());
   return total;
 }
 
