@@ -6,8 +6,9 @@
 
 namespace chorus {
 
-// Appends `s` as a JSON string literal, quotes included. UTF-8 passes through; control
-// characters become \u00XX.
+// Appends `s` as a JSON string literal, quotes included. Well-formed UTF-8 passes through, each
+// malformed byte becomes U+FFFD (so the output is always valid JSON); control characters become
+// \u00XX.
 void AppendJsonString(std::string* out, std::string_view s);
 std::string JsonString(std::string_view s);
 

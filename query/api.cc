@@ -65,7 +65,7 @@ std::string SeriesBody(std::string_view campaign, std::string_view metric, store
   std::string body;
   body.reserve(64 + values.size() * 18);
   body.append("{\"campaign\":");
-  AppendJsonText(&body, campaign);
+  AppendJsonString(&body, campaign);
   body.append(",\"metric\":\"").append(metric);
   body.append("\",\"step\":\"").append(StepName(step)).append("\",\"points\":[");
   const int64_t step_s = store::StepSeconds(step);
@@ -273,7 +273,7 @@ ApiResponse Posts(const Params& params, const config::Config& config, const stor
   }
   body.append("],\"next_cursor\":");
   if (more) {
-    AppendJsonText(&body, EncodeCursor(last_cursor));
+    AppendJsonString(&body, EncodeCursor(last_cursor));
   } else {
     body.append("null");
   }
@@ -338,7 +338,7 @@ ApiResponse Top(const Params& params, const config::Config& config, const store:
   std::reverse(top.begin(), top.end());
 
   std::string body = "{\"campaign\":";
-  AppendJsonText(&body, (*campaign)->name);
+  AppendJsonString(&body, (*campaign)->name);
   body.append(",\"by\":\"").append(by).append("\",\"posts\":[");
   for (size_t i = 0; i < top.size(); ++i) {
     if (i) body.push_back(',');

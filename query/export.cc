@@ -90,21 +90,21 @@ void WriteProvenance(std::string* out, const ExportRequest& r, int64_t from_ms, 
     return;
   }
   out->append("{\"provenance\":{\"chorus_version\":");
-  AppendJsonText(out, ChorusVersion());
+  AppendJsonString(out, ChorusVersion());
   out->append(",\"query\":{\"dataset\":\"").append(DatasetName(r.dataset));
   out->append("\",\"format\":\"ndjson\",\"campaign\":");
-  AppendJsonText(out, r.campaign);
+  AppendJsonString(out, r.campaign);
   out->append(",\"platform\":");
-  AppendJsonText(out, r.platform);
+  AppendJsonString(out, r.platform);
   if (series) out->append(",\"step\":\"").append(StepName(r.step)).append("\"");
   out->append("},\"from\":");
   if (open_start) {
     out->append("null");
   } else {
-    AppendJsonText(out, FormatRfc3339Ms(from_ms));
+    AppendJsonString(out, FormatRfc3339Ms(from_ms));
   }
   out->append(",\"to\":");
-  AppendJsonText(out, FormatRfc3339Ms(to_ms));
+  AppendJsonString(out, FormatRfc3339Ms(to_ms));
   out->append(",\"range_applies_to\":");
   out->append(series ? "\"bucket_start\"" : "\"created_at\"");
   out->append(",\"definitions_version\":").append(std::to_string(kDefinitionsVersion));
@@ -112,11 +112,11 @@ void WriteProvenance(std::string* out, const ExportRequest& r, int64_t from_ms, 
   for (size_t i = 0; i < gaps.size(); ++i) {
     if (i) out->push_back(',');
     out->append("{\"source\":");
-    AppendJsonText(out, gaps[i].source);
+    AppendJsonString(out, gaps[i].source);
     out->append(",\"from\":");
-    AppendJsonText(out, FormatRfc3339Ms(gaps[i].from_ms));
+    AppendJsonString(out, FormatRfc3339Ms(gaps[i].from_ms));
     out->append(",\"to\":");
-    AppendJsonText(out, FormatRfc3339Ms(gaps[i].to_ms));
+    AppendJsonString(out, FormatRfc3339Ms(gaps[i].to_ms));
     out->push_back('}');
   }
   out->append("]}}\n");

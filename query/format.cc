@@ -5,47 +5,20 @@
 #include <cmath>
 #include <cstdint>
 
+#include "core/json_escape.h"
 #include "core/time.h"
+#include "core/utf8.h"
 
 namespace chorus::query {
 namespace {
 
-constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
-
-// Length of the well-formed UTF-8 sequence starting at s[i], or 0 when the byte there does not
-// start one (RFC 3629 table 3-7).
-size_t SequenceLength(std::string_view s, size_t i) {
-  const auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-  const unsigned char c = b(i);
-  if (c < 0x80) return 1;
-  const size_t left = s.size() - i;
-  auto cont = [&](size_t k, unsigned char lo = 0x80, unsigned char hi = 0xBF) {
-    return b(i + k) >= lo && b(i + k) <= hi;
-  };
-  if (c >= 0xC2 && c <= 0xDF) return left >= 2 && cont(1) ? 2 : 0;
-  if (c >= 0xE0 && c <= 0xEF) {
-    if (left < 3) return 0;
-    const unsigned char lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
-    return cont(1, lo, hi) && cont(2) ? 3 : 0;
-  }
-  if (c >= 0xF0 && c <= 0xF4) {
-    if (left < 4) return 0;
-    const unsigned char lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
-    return cont(1, lo, hi) && cont(2) && cont(3) ? 4 : 0;
-  }
-  return 0;
-}
-
 // What a byte asks of the writers, looked up once per byte: an export formats hundreds of MB, and
 // a per-byte find_first_of (one memchr call per byte) was a tenth of its time.
-enum : uint8_t { kCsvSpecial = 1, kJsonSpecial = 2, kNonAscii = 4 };
+enum : uint8_t { kCsvSpecial = 1, kNonAscii = 2 };
 constexpr std::array<uint8_t, 256> kByteClass = [] {
   std::array<uint8_t, 256> t{};
-  for (int c = 0; c < 0x20; ++c) t[c] |= kJsonSpecial;
   for (int c = 0x80; c < 0x100; ++c) t[c] |= kNonAscii;
   for (unsigned char c : {',', '"', '\r', '\n'}) t[c] |= kCsvSpecial;
-  t['"'] |= kJsonSpecial;
-  t['\\'] |= kJsonSpecial;
   return t;
 }();
 
@@ -132,7 +105,7 @@ void AppendJsonList(std::string* out, const List& items) {
   for (const auto& item : items) {
     if (!first) out->push_back(',');
     first = false;
-    AppendJsonText(out, item);
+    AppendJsonString(out, item);
   }
   out->push_back(']');
 }
@@ -143,41 +116,12 @@ void AppendJsonTerms(std::string* out, const store::StoredPost& p) {
   ForEachTermName(p, [&](std::string_view term) {
     if (!first) out->push_back(',');
     first = false;
-    AppendJsonText(out, term);
+    AppendJsonString(out, term);
   });
   out->push_back(']');
 }
 
 }  // namespace
-
-bool IsValidUtf8(std::string_view s) {
-  for (size_t i = 0; i < s.size();) {
-    const size_t n = SequenceLength(s, i);
-    if (n == 0) return false;
-    i += n;
-  }
-  return true;
-}
-
-void AppendUtf8(std::string* out, std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    // Copy runs of ASCII at once; posts are mostly ASCII.
-    size_t j = i;
-    while (j < s.size() && static_cast<unsigned char>(s[j]) < 0x80) ++j;
-    out->append(s.substr(i, j - i));
-    i = j;
-    if (i >= s.size()) break;
-    const size_t n = SequenceLength(s, i);
-    if (n == 0) {
-      out->append(kReplacement);
-      ++i;
-    } else {
-      out->append(s.substr(i, n));
-      i += n;
-    }
-  }
-}
 
 void AppendCsvField(std::string* out, std::string_view s) {
   const uint8_t classes = Classes(s);
@@ -197,46 +141,6 @@ void AppendCsvField(std::string* out, std::string_view s) {
     start = q + 1;
   }
   AppendUtf8(out, s.substr(start));
-  out->push_back('"');
-}
-
-// The escapes of core's AppendJsonString, with runs of plain bytes copied at once and bytes that
-// are not well-formed UTF-8 replaced on the way (what escaping AppendUtf8's output would give).
-void AppendJsonText(std::string* out, std::string_view s) {
-  out->push_back('"');
-  size_t i = 0;
-  while (i < s.size()) {
-    size_t j = i;
-    while (j < s.size() && !(kByteClass[static_cast<unsigned char>(s[j])] & (kJsonSpecial | kNonAscii))) ++j;
-    out->append(s.data() + i, j - i);
-    i = j;
-    if (i >= s.size()) break;
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x80) {
-      const size_t n = SequenceLength(s, i);
-      if (n == 0) {
-        out->append(kReplacement);
-        ++i;
-      } else {
-        out->append(s.data() + i, n);
-        i += n;
-      }
-      continue;
-    }
-    switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
-      default: {
-        static constexpr char kHex[] = "0123456789abcdef";
-        const char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xf]};
-        out->append(esc, sizeof esc);
-      }
-    }
-    ++i;
-  }
   out->push_back('"');
 }
 
@@ -293,13 +197,13 @@ void AppendPostJson(std::string* out, const store::StoredPost& sp) {
   out->append("{\"platform\":\"");
   out->append(PlatformName(p.platform));
   out->append("\",\"post_id\":");
-  AppendJsonText(out, p.key);
+  AppendJsonString(out, p.key);
   out->append(",\"url\":");
-  AppendJsonText(out, p.url);
+  AppendJsonString(out, p.url);
   out->append(",\"created_at\":\"");
   AppendRfc3339Ms(out, p.created_at_ms);
   out->append("\",\"author\":");
-  AppendJsonText(out, p.author);
+  AppendJsonString(out, p.author);
   out->append(",\"author_followers\":");
   AppendInt(out, p.author_followers);
   out->append(",\"campaigns\":");
@@ -319,7 +223,7 @@ void AppendPostJson(std::string* out, const store::StoredPost& sp) {
   out->append(",\"policymakers\":");
   AppendJsonList(out, sp.policymakers);
   out->append(",\"text\":");
-  AppendJsonText(out, p.text);
+  AppendJsonString(out, p.text);
   out->push_back('}');
 }
 
@@ -346,7 +250,7 @@ void AppendSeriesJson(std::string* out, const SeriesRow& r) {
   out->append("{\"time\":\"");
   AppendRfc3339Ms(out, r.time_s * 1000);
   out->append("\",\"campaign\":");
-  AppendJsonText(out, r.campaign);
+  AppendJsonString(out, r.campaign);
   out->append(",\"platform\":\"");
   out->append(r.platform);
   out->push_back('"');

@@ -13,19 +13,14 @@
 #include <string>
 #include <string_view>
 
+#include "core/json_escape.h"  // AppendJsonString: JSON text, valid UTF-8 guaranteed
+#include "core/utf8.h"         // IsValidUtf8, AppendUtf8
 #include "store/store.h"
 
 namespace chorus::query {
 
-// True when `s` is well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF).
-bool IsValidUtf8(std::string_view s);
-// Appends `s` with every byte that is not part of a well-formed sequence replaced by U+FFFD.
-void AppendUtf8(std::string* out, std::string_view s);
-
 // Appends one RFC 4180 field: quoted (quotes doubled) when it holds a comma, quote, CR or LF.
 void AppendCsvField(std::string* out, std::string_view s);
-// Appends a JSON string literal of `s` (quotes included), valid UTF-8 guaranteed.
-void AppendJsonText(std::string* out, std::string_view s);
 void AppendInt(std::string* out, int64_t v);
 // Shortest decimal that reads back as `v` (JSON has no NaN or infinities: those become 0).
 void AppendDouble(std::string* out, double v);

@@ -14,7 +14,7 @@ std::string Csv(std::string_view s) {
 }
 std::string Json(std::string_view s) {
   std::string out;
-  AppendJsonText(&out, s);
+  AppendJsonString(&out, s);
   return out;
 }
 
