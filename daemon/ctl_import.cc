@@ -177,11 +177,6 @@ bool IsBlank(std::string_view s) {
   return s.find_first_not_of(" \t\r\n") == std::string_view::npos;
 }
 
-bool IsLockError(const std::string& message) {
-  return message.find("lock file") != std::string::npos ||
-         message.find("Resource temporarily unavailable") != std::string::npos;
-}
-
 }  // namespace
 
 Result<ImportSummary> ImportArchives(const config::Config& config, const ImportOptions& options,
@@ -209,7 +204,7 @@ Result<ImportSummary> ImportArchives(const config::Config& config, const ImportO
   open_options.bulk_load = true;
   auto opened = store::Store::Open(config.storage.path, open_options);
   if (!opened) {
-    if (IsLockError(opened.error().message)) {
+    if (store::IsStoreInUse(opened.error())) {
       return Fail(Error::Storage("the store at " + config.storage.path +
                                  " is in use (is chorusd running on it? stop chorusd first, import, "
                                  "then start it again)"));

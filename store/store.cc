@@ -231,6 +231,10 @@ Store::Store(std::string path, std::unique_ptr<Impl> impl)
     : path_(std::move(path)), impl_(std::move(impl)) {}
 Store::~Store() = default;
 
+bool IsStoreInUse(const Error& e) {
+  return e.code == ErrorCode::kStorage && e.message.find(kStoreInUse) != std::string::npos;
+}
+
 Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const OpenOptions& options) {
   std::error_code ec;
   if (!options.read_only && options.secondary_path.empty()) std::filesystem::create_directories(path, ec);
@@ -300,7 +304,15 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const OpenOp
   } else {
     s = rocksdb::DB::Open(db_options, path, cfs, &impl->handles, &raw);
   }
-  if (!s.ok()) return Fail(StorageError("cannot open store at " + path, s));
+  if (!s.ok()) {
+    // RocksDB has no status code of its own for "another process holds LOCK"; callers need to
+    // tell it apart (a running chorusd) from a broken store, so it is classified here, once.
+    if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
+      return Fail(Error::Storage("cannot open store at " + path + ": " + std::string(kStoreInUse) +
+                                 " (" + s.ToString() + ")"));
+    }
+    return Fail(StorageError("cannot open store at " + path, s));
+  }
   impl->db.reset(raw);
   impl->bulk_load = options.bulk_load && writable;
   impl->meta = impl->handles[0];

@@ -147,11 +147,15 @@ struct PostScan {
   std::string after;      // resume after this cursor (from a previous visit); "" = from the start
 };
 
+// What Open's error says when another process (a running chorusd) holds the store's lock.
+inline constexpr std::string_view kStoreInUse = "it is in use by another process";
+bool IsStoreInUse(const Error& e);
+
 class Store {
  public:
   // Opens (creating when missing, unless read_only) the database at `path`. Fails with kStorage
-  // when the directory is not usable, another process holds the lock, or the schema version of an
-  // existing store is not kSchemaVersion.
+  // when the directory is not usable, another process holds the lock (IsStoreInUse), or the schema
+  // version of an existing store is not kSchemaVersion.
   static Result<std::unique_ptr<Store>> Open(const std::string& path, const OpenOptions& options = {});
   ~Store();
   Store(const Store&) = delete;
