@@ -68,11 +68,12 @@ class Daemon {
     ingester_ = std::make_unique<ingest::Ingester>(*store_, std::make_shared<analytics::Matcher>(*config));
     // Retention is fixed at start-up (the store's compaction filter holds it); so is this.
     ingester_->SetPostRetention(config->storage.retention.posts_ms);
-    if (auto r = ingester_->LoadMarks(); !r) {
-      LogError(r.error().ToString());
+    auto marks = ingester_->LoadMarks();
+    if (!marks) {
+      LogError(marks.error().ToString());
       return 1;
     }
-    if (auto marks = store_->LoadMarks()) metrics_.SetMarks(*marks);
+    metrics_.SetMarks(*marks);
     // Alerts: raised into the page's batch by the ingester's hook, delivered from the outbox.
     alert_queue_ = std::make_unique<AlertQueue>(*store_);
     alert_queue_->SetConfig(*config);

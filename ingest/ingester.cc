@@ -71,12 +71,12 @@ void Ingester::SetPostRetention(int64_t ms) {
   post_retention_ms_ = ms;
 }
 
-Result<void> Ingester::LoadMarks() {
+Result<std::map<std::string, int64_t>> Ingester::LoadMarks() {
   auto marks = store_.LoadMarks();
   if (!marks) return Fail(marks.error());
   std::lock_guard lock(mu_);
-  marks_ = std::move(*marks);
-  return {};
+  marks_ = *marks;
+  return std::move(*marks);
 }
 
 int Ingester::NextRefreshStage(int64_t created_ms, int from_stage, int64_t now_ms) {

@@ -67,8 +67,9 @@ class Ingester {
   // New posts created more than `ms` before now are skipped (0 = none are): the store would drop
   // them at its next compaction, and one seen again later would be counted a second time.
   void SetPostRetention(int64_t ms);
-  // Loads the first-mention/response marks already in the store (call once before ingesting).
-  Result<void> LoadMarks();
+  // Loads the first-mention/response marks already in the store (call once before ingesting) and
+  // returns them, for whoever publishes them.
+  Result<std::map<std::string, int64_t>> LoadMarks();
 
   // Applies one page and the cursors that cover it, atomically. On error nothing was written.
   // With a `source`, new posts are scheduled for engagement refresh through that source.
