@@ -7,11 +7,12 @@
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <unordered_set>
+#include <unordered_map>
 
 namespace chorus::store {
 namespace {
@@ -558,14 +559,33 @@ Result<std::vector<std::pair<int64_t, int64_t>>> Store::UniqueAuthorsSeries(
 
 Result<int64_t> Store::CountDistinctAuthors(std::string_view campaign, std::string_view platform,
                                             int64_t from_s, int64_t to_s, Step step) const {
-  // An identity belongs to one platform: distinct per platform, then summed.
-  std::vector<std::unordered_set<std::string>> seen(std::size(kPlatformNames));
-  auto r = ForEachAuthor(impl_->db.get(), impl_->authors, campaign, platform, from_s, to_s, step,
-                         [&](size_t pi, int64_t, std::string_view author) { seen[pi].emplace(author); });
+  auto counts = CountDistinctAuthorsSince(campaign, platform, {from_s}, to_s, step);
+  if (!counts) return Fail(counts.error());
+  return counts->front();
+}
+
+Result<std::vector<int64_t>> Store::CountDistinctAuthorsSince(std::string_view campaign,
+                                                              std::string_view platform,
+                                                              const std::vector<int64_t>& froms_s,
+                                                              int64_t to_s, Step step) const {
+  std::vector<int64_t> counts(froms_s.size(), 0);
+  if (froms_s.empty()) return counts;
+  const int64_t widest = *std::min_element(froms_s.begin(), froms_s.end());
+  // An identity belongs to one platform: each author's latest bucket, per platform; an author
+  // counts in every range that reaches back to that bucket.
+  std::vector<std::unordered_map<std::string, int64_t>> latest(std::size(kPlatformNames));
+  auto r = ForEachAuthor(impl_->db.get(), impl_->authors, campaign, platform, widest, to_s, step,
+                         [&](size_t pi, int64_t bucket, std::string_view author) {
+                           auto [it, inserted] = latest[pi].try_emplace(std::string(author), bucket);
+                           if (!inserted) it->second = std::max(it->second, bucket);
+                         });
   if (!r) return Fail(r.error());
-  int64_t total = 0;
-  for (const auto& s : seen) total += static_cast<int64_t>(s.size());
-  return total;
+  for (const auto& authors : latest) {
+    for (const auto& [author, bucket] : authors) {
+      for (size_t i = 0; i < froms_s.size(); ++i) counts[i] += bucket >= froms_s[i];
+    }
+  }
+  return counts;
 }
 
 namespace {

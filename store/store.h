@@ -194,6 +194,11 @@ class Store {
   // Distinct authors over all buckets of `step` starting in [from_s, to_s) together.
   Result<int64_t> CountDistinctAuthors(std::string_view campaign, std::string_view platform,
                                        int64_t from_s, int64_t to_s, Step step) const;
+  // The same for several ranges ending together, [froms_s[i], to_s), in one walk of the widest.
+  Result<std::vector<int64_t>> CountDistinctAuthorsSince(std::string_view campaign,
+                                                         std::string_view platform,
+                                                         const std::vector<int64_t>& froms_s,
+                                                         int64_t to_s, Step step) const;
 
   // Alert outbox, oldest key first, at most `limit` (key, value) pairs.
   Result<std::vector<std::pair<std::string, std::string>>> ScanOutbox(size_t limit) const;
