@@ -189,6 +189,9 @@ Result<PageOutcome> Ingester::Apply(const std::vector<Post>& posts,
       updated.post = post;
       updated.post.engagement = high;
       updated.post.author_followers = known->post.author_followers;  // reach is fixed at first sight
+      // So is the creation time: the store files a post under it (a platform that re-dates an
+      // edited post must not leave a second copy behind in creation order).
+      updated.post.created_at_ms = known->post.created_at_ms;
       updated.last_seen_ms = now_ms;
       AddEngagement(d, known->campaigns, platform, known->post.created_at_ms, delta);
       batch.posts.push_back(std::move(updated));

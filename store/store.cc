@@ -12,6 +12,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <functional>
+#include <optional>
 #include <unordered_map>
 
 namespace chorus::store {
@@ -74,6 +76,23 @@ std::string IndexKey(std::string_view campaign, int64_t created_ms, std::string_
   AppendBigEndian(&key, created_ms);
   key.append(post_key);
   return key;
+}
+
+// Schema 2 keeps each post once, as the value of its "" post_index entry (creation order, so an
+// export reads posts sequentially); `posts` maps the canonical key to that entry by its creation
+// time: a locator, kLocatorFormat then the big-endian created_at. Schema 1 stores kept the post in
+// `posts` and nothing in the index; their entries stay readable (a post is moved on its next update).
+constexpr char kLocatorFormat = '\x02';
+
+std::string PostLocator(int64_t created_ms) {
+  std::string v(1, kLocatorFormat);
+  AppendBigEndian(&v, created_ms);
+  return v;
+}
+
+std::optional<int64_t> ParsePostLocator(std::string_view v) {
+  if (v.size() != 9 || v[0] != kLocatorFormat) return std::nullopt;
+  return ReadBigEndian(v.substr(1));
 }
 
 std::string AuthorPrefix(Step step, std::string_view campaign, std::string_view platform) {
@@ -143,6 +162,7 @@ class RetentionFilter : public rocksdb::CompactionFilter {
       }
       case Kind::kPosts: {
         if (retention_.posts_s <= 0) return false;
+        if (auto created_ms = ParsePostLocator(value)) return PostExpired(*created_ms);
         auto post = DecodeStoredPost(value);
         return post && PostExpired(post->post.created_at_ms);
       }
@@ -341,26 +361,57 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const OpenOp
     }
   } else if (!s.ok()) {
     return Fail(StorageError("cannot read schema version", s));
-  } else if (version != std::to_string(kSchemaVersion)) {
+  } else if (version == "1" && writable) {
+    // Schema 1 stores are read as they are (see PostLocator); the mark stops an older chorus from
+    // misreading what this one writes.
+    s = impl->db->Put(rocksdb::WriteOptions(), impl->meta, kSchemaKey, std::to_string(kSchemaVersion));
+    if (!s.ok()) return Fail(StorageError("cannot write schema version", s));
+  } else if (version != "1" && version != std::to_string(kSchemaVersion)) {
     return Fail(Error::Storage("store at " + path + " has schema version " + version +
-                               ", this chorus understands " + std::to_string(kSchemaVersion)));
+                               ", this chorus understands 1 and " + std::to_string(kSchemaVersion)));
   }
   return std::unique_ptr<Store>(new Store(path, std::move(impl)));
 }
 
 Result<std::vector<std::optional<StoredPost>>> Store::GetPosts(
     const std::vector<std::string>& keys) const {
+  const size_t n = keys.size();
+  std::vector<std::optional<StoredPost>> out(n);
+  if (n == 0) return out;
   std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
-  std::vector<rocksdb::ColumnFamilyHandle*> cfs(keys.size(), impl_->posts);
-  std::vector<std::string> values;
-  const auto statuses = impl_->db->MultiGet(rocksdb::ReadOptions(), cfs, slices, &values);
-  std::vector<std::optional<StoredPost>> out(keys.size());
-  for (size_t i = 0; i < keys.size(); ++i) {
+  std::vector<rocksdb::PinnableSlice> values(n);
+  std::vector<rocksdb::Status> statuses(n);
+  impl_->db->MultiGet(rocksdb::ReadOptions(), impl_->posts, n, slices.data(), values.data(),
+                      statuses.data());
+  // Schema 2 locators lead to the post's "" index entry; schema 1 values are the post itself.
+  std::vector<size_t> located;
+  std::vector<std::string> entry_keys;
+  for (size_t i = 0; i < n; ++i) {
     if (statuses[i].IsNotFound()) continue;
     if (!statuses[i].ok()) return Fail(StorageError("cannot read post", statuses[i]));
-    auto decoded = DecodeStoredPost(values[i]);
+    const std::string_view v = values[i].ToStringView();
+    if (auto created_ms = ParsePostLocator(v)) {
+      located.push_back(i);
+      entry_keys.push_back(IndexKey("", *created_ms, keys[i]));
+      continue;
+    }
+    auto decoded = DecodeStoredPost(v);
     if (!decoded) return Fail(decoded.error());
     out[i] = std::move(*decoded);
+  }
+  if (located.empty()) return out;
+  const size_t m = located.size();
+  std::vector<rocksdb::Slice> entry_slices(entry_keys.begin(), entry_keys.end());
+  std::vector<rocksdb::PinnableSlice> entries(m);
+  std::vector<rocksdb::Status> entry_statuses(m);
+  impl_->db->MultiGet(rocksdb::ReadOptions(), impl_->post_index, m, entry_slices.data(),
+                      entries.data(), entry_statuses.data());
+  for (size_t j = 0; j < m; ++j) {
+    if (entry_statuses[j].IsNotFound()) continue;  // dropped by retention before its locator
+    if (!entry_statuses[j].ok()) return Fail(StorageError("cannot read post", entry_statuses[j]));
+    auto decoded = DecodeStoredPost(entries[j].ToStringView());
+    if (!decoded) return Fail(decoded.error());
+    out[located[j]] = std::move(*decoded);
   }
   return out;
 }
@@ -451,6 +502,105 @@ Result<std::vector<RefreshEntry>> Store::DueRefreshes(const std::string& source,
   return out;
 }
 
+namespace {
+
+// Index entries of a scan whose post is not in the entry itself, resolved a batch at a time with
+// RocksDB's batched MultiGet (keys of one batch that share a data block read it once; values are
+// pinned, not copied): a campaign's entries lead to the post's "" entry, and "" entries written by
+// schema 1 to the post in `posts`. Memory stays that of one batch however many posts a scan visits.
+class PendingPosts {
+ public:
+  PendingPosts(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* posts, rocksdb::ColumnFamilyHandle* index,
+               size_t capacity)
+      : db_(db), posts_(posts), index_(index), cursors_(capacity), entry_keys_(capacity),
+        keys_(capacity), values_(capacity), statuses_(capacity), bytes_(capacity) {}
+
+  bool full() const { return n_ == cursors_.size(); }
+  bool empty() const { return n_ == 0; }
+
+  // An index entry with an empty value; `prefix_size` is the length of its "<campaign>\x1f".
+  void Add(std::string_view index_key, size_t prefix_size, bool campaign_entry) {
+    cursors_[n_].assign(index_key);
+    entry_keys_[n_].clear();
+    if (campaign_entry) {  // the "" entry: "\x1f" + created_at + post key
+      entry_keys_[n_].push_back(kSep);
+      entry_keys_[n_].append(index_key.substr(prefix_size));
+    }
+    ++n_;
+  }
+
+  // Reads the batch's posts and visits them in order, skipping those dropped by retention; false
+  // when `visit` asked to stop.
+  Result<bool> Visit(const rocksdb::ReadOptions& ro, size_t prefix_size,
+                     const std::function<bool(std::string_view bytes, const std::string& cursor)>& visit) {
+    // 1. Campaign entries: the post's "" entry (schema 2).
+    std::vector<size_t> need_posts;
+    size_t m = 0;
+    for (size_t i = 0; i < n_; ++i) {
+      bytes_[i] = {};
+      if (!entry_keys_[i].empty()) keys_[m++] = rocksdb::Slice(entry_keys_[i]);
+    }
+    if (m > 0) {
+      db_->MultiGet(ro, index_, m, keys_.data(), values_.data(), statuses_.data());
+      for (size_t i = 0, j = 0; i < n_; ++i) {
+        if (entry_keys_[i].empty()) {
+          need_posts.push_back(i);
+          continue;
+        }
+        if (statuses_[j].ok() && !values_[j].empty()) {
+          bytes_[i] = values_[j].ToStringView();
+        } else if (statuses_[j].ok() || statuses_[j].IsNotFound()) {
+          need_posts.push_back(i);  // a schema 1 post, or one dropped by retention
+        } else {
+          return Fail(StorageError("cannot read post", statuses_[j]));
+        }
+        ++j;
+      }
+    } else {
+      for (size_t i = 0; i < n_; ++i) need_posts.push_back(i);
+    }
+    // 2. Posts only `posts` holds (schema 1). A locator there whose "" entry was not found is a
+    // post dropped by retention.
+    std::vector<rocksdb::PinnableSlice> legacy(need_posts.size());
+    std::vector<rocksdb::Status> legacy_statuses(need_posts.size());
+    if (!need_posts.empty()) {
+      std::vector<rocksdb::Slice> keys;
+      keys.reserve(need_posts.size());
+      const size_t key_offset = prefix_size + 8;
+      for (size_t i : need_posts) keys.emplace_back(cursors_[i].data() + key_offset, cursors_[i].size() - key_offset);
+      db_->MultiGet(ro, posts_, keys.size(), keys.data(), legacy.data(), legacy_statuses.data());
+      for (size_t k = 0; k < need_posts.size(); ++k) {
+        if (legacy_statuses[k].IsNotFound()) continue;
+        if (!legacy_statuses[k].ok()) return Fail(StorageError("cannot read post", legacy_statuses[k]));
+        const std::string_view v = legacy[k].ToStringView();
+        if (!ParsePostLocator(v)) bytes_[need_posts[k]] = v;
+      }
+    }
+    bool more = true;
+    for (size_t i = 0; i < n_ && more; ++i) {
+      if (bytes_[i].empty()) continue;
+      more = visit(bytes_[i], cursors_[i]);
+    }
+    for (size_t j = 0; j < m; ++j) values_[j].Reset();
+    n_ = 0;
+    return more;
+  }
+
+ private:
+  rocksdb::DB* db_;
+  rocksdb::ColumnFamilyHandle* posts_;
+  rocksdb::ColumnFamilyHandle* index_;
+  size_t n_ = 0;
+  std::vector<std::string> cursors_;     // the index keys
+  std::vector<std::string> entry_keys_;  // their "" entries ("" when the entry is one)
+  std::vector<rocksdb::Slice> keys_;
+  std::vector<rocksdb::PinnableSlice> values_;
+  std::vector<rocksdb::Status> statuses_;
+  std::vector<std::string_view> bytes_;  // each entry's encoded post, once read
+};
+
+}  // namespace
+
 Result<void> Store::ScanPosts(const PostScan& scan, const PostVisitor& visit) const {
   const std::string prefix = IndexPrefix(scan.campaign);
   std::string start = prefix;
@@ -462,58 +612,78 @@ Result<void> Store::ScanPosts(const PostScan& scan, const PostVisitor& visit) co
   }
   const bool resume = !scan.after.empty() && scan.after > start;
   if (resume) start = scan.after;
-  rocksdb::ReadOptions ro;
-  rocksdb::Slice upper(end);
-  ro.iterate_upper_bound = &upper;
-  // A long scan (an export) reads the whole index once and posts in an order unrelated to where
-  // they are stored: caching those blocks would only evict what the daemon reads repeatedly.
-  ro.fill_cache = false;
-  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->post_index));
-  it->Seek(start);
-  if (resume && it->Valid() && it->key().ToStringView() == scan.after) it->Next();
-
-  // Posts are fetched a batch of index entries at a time with RocksDB's batched MultiGet (keys of
-  // one batch that share a data block read it once), and decoded into one reused StoredPost: the
-  // memory of a scan stays that of one batch however many posts it visits. The first batch is
-  // small and fills the block cache, so a page of /api/v1/posts stays cached for the next reader.
-  constexpr size_t kFirstChunk = 64;
-  constexpr size_t kChunk = 512;
-  rocksdb::ReadOptions get_options;
-  std::vector<std::string> cursors(kChunk);
-  std::vector<rocksdb::Slice> keys(kChunk);
-  std::vector<rocksdb::PinnableSlice> values(kChunk);
-  std::vector<rocksdb::Status> statuses(kChunk);
-  StoredPost post;
-  size_t chunk = kFirstChunk;
   std::optional<Platform> platform;
   if (!scan.platform.empty()) {
     platform = ParsePlatform(scan.platform);
     if (!platform) return {};  // no stored post is on a platform that does not exist
   }
-  bool more = true;
-  while (more) {
-    size_t n = 0;
-    for (; it->Valid() && n < chunk; it->Next()) {
-      const auto key = it->key().ToStringView();
-      if (key.size() < prefix.size() + 8) continue;
-      cursors[n].assign(key);
-      keys[n] = rocksdb::Slice(cursors[n].data() + prefix.size() + 8, key.size() - prefix.size() - 8);
-      ++n;
+  rocksdb::ReadOptions ro;
+  rocksdb::Slice upper(end);
+  ro.iterate_upper_bound = &upper;
+  // A long scan (an export) reads the whole range once: caching its blocks would only evict what
+  // the daemon reads repeatedly.
+  ro.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->post_index));
+  it->Seek(start);
+  if (resume && it->Valid() && it->key().ToStringView() == scan.after) it->Next();
+
+  // "" entries hold their post (schema 2): the scan reads posts in the order they are stored.
+  // Campaign entries, and "" entries from schema 1, are looked up in batches; the first batch is
+  // small and fills the block cache, so a page of /api/v1/posts stays cached for the next reader.
+  const bool campaign_entries = !scan.campaign.empty();
+  constexpr size_t kFirstChunk = 64;
+  constexpr size_t kChunk = 512;
+  PendingPosts pending(impl_->db.get(), impl_->posts, impl_->post_index, kChunk);
+  rocksdb::ReadOptions get_options;
+  size_t chunk_limit = kFirstChunk, in_chunk = 0;
+  StoredPost post;
+  Error decode_error;
+  bool failed = false;
+  auto visit_bytes = [&](std::string_view bytes, const std::string& cursor) {
+    if (platform && StoredPostPlatform(bytes) != platform) return true;
+    if (auto decoded = DecodeStoredPostInto(bytes, &post); !decoded) {
+      decode_error = decoded.error();
+      failed = true;
+      return false;
     }
-    if (!it->status().ok()) return Fail(StorageError("cannot scan posts", it->status()));
-    if (n == 0) break;
-    impl_->db->MultiGet(get_options, impl_->posts, n, keys.data(), values.data(), statuses.data());
-    for (size_t i = 0; i < n && more; ++i) {
-      if (statuses[i].IsNotFound()) continue;  // dropped by retention before its index entry
-      if (!statuses[i].ok()) return Fail(StorageError("cannot read post", statuses[i]));
-      const std::string_view bytes = values[i].ToStringView();
-      if (platform && StoredPostPlatform(bytes) != platform) continue;
-      if (auto decoded = DecodeStoredPostInto(bytes, &post); !decoded) return Fail(decoded.error());
-      if (!visit(post, cursors[i])) more = false;
-    }
-    for (size_t i = 0; i < n; ++i) values[i].Reset();
-    chunk = kChunk;
+    return visit(post, cursor);
+  };
+  auto drain = [&]() -> Result<bool> {
+    auto more = pending.Visit(get_options, prefix.size(), visit_bytes);
+    if (!more) return Fail(more.error());
+    if (failed) return Fail(decode_error);
     get_options.fill_cache = false;
+    in_chunk = 0;
+    chunk_limit = kChunk;
+    return *more;
+  };
+  std::string cursor;
+  for (; it->Valid(); it->Next()) {
+    const auto key = it->key().ToStringView();
+    if (key.size() < prefix.size() + 8) continue;
+    const auto value = it->value().ToStringView();
+    if (!value.empty()) {
+      // Posts must come out in index order: those waiting for a lookup go first.
+      if (!pending.empty()) {
+        auto more = drain();
+        if (!more) return Fail(more.error());
+        if (!*more) return {};
+      }
+      cursor.assign(key);
+      if (!visit_bytes(value, cursor)) return failed ? Fail(decode_error) : Result<void>{};
+      continue;
+    }
+    pending.Add(key, prefix.size(), campaign_entries);
+    if (pending.full() || ++in_chunk >= chunk_limit) {
+      auto more = drain();
+      if (!more) return Fail(more.error());
+      if (!*more) return {};
+    }
+  }
+  if (!it->status().ok()) return Fail(StorageError("cannot scan posts", it->status()));
+  if (!pending.empty()) {
+    auto more = drain();
+    if (!more) return Fail(more.error());
   }
   return {};
 }
@@ -687,9 +857,10 @@ Result<void> Store::Commit(const Batch& batch) {
   rocksdb::WriteBatch wb(batch.posts.size() * 2048 +
                          (batch.counter_deltas.size() + 3 * batch.series_deltas.size()) * 64);
   for (const auto& p : batch.posts) {
-    wb.Put(impl_->posts, p.post.key, EncodeStoredPost(p));
-    // Index and author entries are idempotent puts: an updated post rewrites the same keys.
-    wb.Put(impl_->post_index, IndexKey("", p.post.created_at_ms, p.post.key), rocksdb::Slice());
+    // The post itself goes in its "" index entry, `posts` locates it (schema 2). Index and author
+    // entries are idempotent puts: an updated post rewrites the same keys.
+    wb.Put(impl_->posts, p.post.key, PostLocator(p.post.created_at_ms));
+    wb.Put(impl_->post_index, IndexKey("", p.post.created_at_ms, p.post.key), EncodeStoredPost(p));
     const std::string_view platform = PlatformName(p.post.platform);
     const int64_t created_s = FloorDiv(p.post.created_at_ms, 1000);
     for (const auto& c : p.campaigns) {

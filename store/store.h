@@ -2,7 +2,14 @@
 //
 // Column families:
 //   default    metadata (schema version)
-//   posts      canonical post key -> StoredPost (the post as last seen, and how it was counted)
+//   posts      canonical post key -> locator of the post's "" post_index entry (its created_at):
+//              dedupe and updates look posts up by identity
+//   post_index "<campaign>\x1f" + big-endian created_at ms + post key: posts by campaign in
+//              creation order. The "" campaign's entries (every stored post) hold the StoredPost
+//              itself (the post as last seen, and how it was counted), so an export reads posts in
+//              the order they are stored; a campaign's entries are empty and lead to those.
+//              Schema 1 stores kept the StoredPost in `posts` and nothing in the index: their
+//              entries are still read (ScanPosts, GetPosts), and a post moves on its next update
 //   counters   encoded CounterKey -> int64 (little-endian), updated with an add merge operator
 //   series_1m  series key + big-endian bucket start -> int64, add merge operator; series_1h and
 //   series_1d  hold the same sums per hour and per UTC day, written in the same batch, so a long
@@ -10,8 +17,6 @@
 //   cursors    "<source>\x1f<query>" -> collector-specific cursor text
 //   refresh    "<source>\x1f" + big-endian due time + post key -> RefreshEntry (engagement refresh
 //              schedule: which known posts a source re-fetches, and when)
-//   post_index "<campaign>\x1f" + big-endian created_at ms + post key -> "" : posts by campaign in
-//              creation order ("" campaign = every stored post); written by Commit from each post
 //   authors    step letter (m|h|d) + "<campaign>\x1f<platform>\x1f" + big-endian bucket start +
 //              author -> "" : who posted in each bucket, so unique authors are exact
 //   outbox     alert delivery queue (keys and values are the alerting module's)
@@ -42,7 +47,9 @@
 
 namespace chorus::store {
 
-inline constexpr int kSchemaVersion = 1;
+// 2: posts live in their "" post_index entry. Open() reads schema 1 stores as they are and marks
+// them 2 when it may write, so an older chorus refuses them instead of misreading new entries.
+inline constexpr int kSchemaVersion = 2;
 
 // A post as stored: the latest copy seen plus how it was counted when first seen.
 struct StoredPost {
@@ -155,7 +162,7 @@ class Store {
  public:
   // Opens (creating when missing, unless read_only) the database at `path`. Fails with kStorage
   // when the directory is not usable, another process holds the lock (IsStoreInUse), or the schema
-  // version of an existing store is not kSchemaVersion.
+  // version of an existing store is neither 1 nor kSchemaVersion.
   static Result<std::unique_ptr<Store>> Open(const std::string& path, const OpenOptions& options = {});
   ~Store();
   Store(const Store&) = delete;

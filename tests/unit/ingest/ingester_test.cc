@@ -97,6 +97,21 @@ TEST_F(IngesterTest, EngagementGrowthAddsPositiveDeltasOnly) {
   EXPECT_EQ(Counter(Key(kPotentialReachTotal, {{"campaign", "fund-our-schools"}, {"platform", "mastodon"}})), 100);
 }
 
+TEST_F(IngesterTest, AnUpdateThatReDatesAPostKeepsOneCopyAtItsFirstCreationTime) {
+  ASSERT_TRUE(ingester_->ApplyPage({MakePost("a", {"edequity"}, {1, 0, 0, 0})}, {}, 1));
+  Post redated = MakePost("a", {"edequity"}, {4, 0, 0, 0});
+  redated.created_at_ms += 3'600'000;  // e.g. an edited post served with its edit time
+  auto up = ingester_->ApplyPage({redated}, {}, 2);
+  ASSERT_TRUE(up);
+  EXPECT_EQ(up->updated_posts, 1);
+  std::vector<std::pair<int64_t, int64_t>> seen;  // (created, likes)
+  ASSERT_TRUE(store_->ScanPosts({}, [&](const store::StoredPost& p, const std::string&) {
+    seen.emplace_back(p.post.created_at_ms, p.post.engagement.likes);
+    return true;
+  }));
+  EXPECT_EQ(seen, (std::vector<std::pair<int64_t, int64_t>>{{1773151500000, 4}}));
+}
+
 TEST_F(IngesterTest, MentionsResponsesAndCoalition) {
   Post mention = MakePost("m", {"edequity"});
   mention.mentions = {"janedoe@gov.example"};
