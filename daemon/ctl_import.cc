@@ -65,17 +65,6 @@ class PendingBatch {
   bool empty() const { return posts_.empty(); }
   const std::vector<Post>& posts() const { return posts_; }
 
-  // True when a post of `page` replies to or quotes a post waiting here: the ingester reads a
-  // parent's campaigns from the store, so the parent must be committed first, as it would have
-  // been had the lines been applied one by one.
-  bool ReferencedBy(const std::vector<Post>& page) const {
-    for (const Post& p : page) {
-      if (!p.in_reply_to_key.empty() && index_.count(p.in_reply_to_key)) return true;
-      if (!p.quote_of.empty() && index_.count(p.quote_of)) return true;
-    }
-    return false;
-  }
-
   // A post seen again before the batch commits keeps what applying the copies in turn would
   // keep: the latest copy, the engagement high-water mark, the follower count of first sight.
   void Add(Post post) {
@@ -266,9 +255,6 @@ Result<ImportSummary> ImportArchives(const config::Config& config, const ImportO
       }
       ++sum.pages_ok;
       sum.posts_seen += static_cast<int64_t>(posts->size());
-      if (pending.ReferencedBy(*posts)) {
-        if (auto r = flush(); !r) return Fail(r.error());
-      }
       for (Post& p : *posts) pending.Add(std::move(p));
       if (pending.size() >= batch_posts) {
         if (auto r = flush(); !r) return Fail(r.error());

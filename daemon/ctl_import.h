@@ -9,8 +9,8 @@
 //
 // Several lines' posts are applied in one Ingester::ApplyPage call (one RocksDB batch), which
 // amortizes the write; the outcome is the same as applying the lines one by one (a post repeated
-// across the lines of one batch keeps its engagement high-water mark, and a post whose parent or
-// quoted post is waiting in the current batch makes the batch commit first).
+// across the lines of one batch keeps its engagement high-water mark; a policymaker's reply finds
+// the campaign post it answers in the same batch as the ingester finds one in the same page).
 //
 // Imported posts are not scheduled for engagement refresh (they have no source), and raise no
 // alerts. The store must not be held by a running chorusd: import opens it as the primary.

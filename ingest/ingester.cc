@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <optional>
 #include <unordered_map>
 
 #include "core/counter_key.h"
@@ -139,6 +140,20 @@ Result<PageOutcome> Ingester::Apply(const std::vector<Post>& posts,
     }
   }
 
+  // New posts are matched up front, so a reply whose campaign post is new in this same page (a
+  // thread served together, in whichever order) finds that post's campaigns as it would a stored
+  // one's.
+  std::vector<std::optional<analytics::Match>> matches(unique.size());
+  for (size_t i = 0; i < unique.size(); ++i) {
+    const Post& post = *unique[i];
+    if ((*existing)[i]) continue;
+    if (post_retention_ms_ > 0 && post.created_at_ms < now_ms - post_retention_ms_) continue;
+    matches[i] = matcher_->Evaluate(post);
+    if (!parent_keys.empty() && matches[i]->relevant() && !matches[i]->campaigns.empty()) {
+      parent_campaigns.try_emplace(post.key, matches[i]->campaigns);
+    }
+  }
+
   store::Batch batch;
   Deltas d{&batch};
   // Earliest creation time wins: backfilled pages may bring older mentions after newer ones.
@@ -199,11 +214,11 @@ Result<PageOutcome> Ingester::Apply(const std::vector<Post>& posts,
       continue;
     }
 
-    if (post_retention_ms_ > 0 && post.created_at_ms < now_ms - post_retention_ms_) {
+    if (!matches[i]) {  // created before the posts retention
       ++out.expired_posts;
       continue;
     }
-    const analytics::Match m = matcher_->Evaluate(post);
+    const analytics::Match& m = *matches[i];
     if (!m.relevant()) {
       ++out.irrelevant_posts;
       continue;

@@ -205,6 +205,23 @@ TEST_F(IngesterTest, APolicymakersReplyToACampaignPostIsAResponseToThatCampaign)
   EXPECT_EQ(Counter(Key(kPolicymakerResponsesTotal, {{"policymaker", "sen-doe"}, {"campaign", "teachers-count"}, {"platform", "mastodon"}})), 2);
 }
 
+TEST_F(IngesterTest, AReplyServedInTheSamePageAsItsCampaignPostIsAResponse) {
+  // Newest first, as timelines serve them: the reply comes before the post it answers.
+  Post reply = MakePost("reply", {});
+  reply.author = "janedoe@gov.example";
+  reply.in_reply_to_key = "campaign-post";
+  Post unmatched_parent_reply = MakePost("reply-2", {});
+  unmatched_parent_reply.author = "janedoe@gov.example";
+  unmatched_parent_reply.in_reply_to_key = "cat-post";  // in the page, but no campaign's
+  auto r = ingester_->ApplyPage({reply, unmatched_parent_reply, MakePost("campaign-post", {"teacherscount"}),
+                                 MakePost("cat-post", {"cats"})},
+                                {}, 1);
+  ASSERT_TRUE(r) << r.error().ToString();
+  EXPECT_EQ(Counter(Key(kPolicymakerResponsesTotal, {{"policymaker", "sen-doe"}, {"campaign", "teachers-count"}, {"platform", "mastodon"}})), 1);
+  EXPECT_EQ(Counter(Key(kPolicymakerResponsesTotal, {{"policymaker", "sen-doe"}, {"campaign", "fund-our-schools"}, {"platform", "mastodon"}})), 0);
+  EXPECT_EQ(r->marks.count(Key(kFirstResponseTimestamp, {{"policymaker", "sen-doe"}, {"campaign", "teachers-count"}})), 1u);
+}
+
 TEST_F(IngesterTest, FirstMentionAndResponseMarksKeepTheEarliestTime) {
   Post later = MakePost("m2", {"fundourschools"});
   later.mentions = {"janedoe@gov.example"};
