@@ -533,84 +533,40 @@ Result<std::vector<RefreshEntry>> Store::DueRefreshes(const std::string& source,
 
 namespace {
 
-// Index entries of a scan whose post is not in the entry itself, resolved a batch at a time with
+// Index entries of a scan whose post only `posts` holds (schema 1), read a batch at a time with
 // RocksDB's batched MultiGet (keys of one batch that share a data block read it once; values are
-// pinned, not copied): a campaign's entries lead to the post's "" entry, and "" entries written by
-// schema 1 to the post in `posts`. Memory stays that of one batch however many posts a scan visits.
-class PendingPosts {
+// pinned, not copied), so memory stays that of one batch however many posts a scan visits.
+class LegacyPosts {
  public:
-  PendingPosts(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* posts, rocksdb::ColumnFamilyHandle* index,
-               size_t capacity)
-      : db_(db), posts_(posts), index_(index), cursors_(capacity), entry_keys_(capacity),
-        keys_(capacity), values_(capacity), statuses_(capacity), bytes_(capacity) {}
+  LegacyPosts(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* posts, size_t capacity)
+      : db_(db), posts_(posts), cursors_(capacity), keys_(capacity), values_(capacity),
+        statuses_(capacity) {}
 
   bool full() const { return n_ == cursors_.size(); }
   bool empty() const { return n_ == 0; }
 
-  // An index entry with an empty value; `prefix_size` is the length of its "<campaign>\x1f".
-  void Add(std::string_view index_key, size_t prefix_size, bool campaign_entry) {
+  // An index entry; the post key follows its "<campaign>\x1f" (`prefix_size` bytes) and time.
+  void Add(std::string_view index_key, size_t prefix_size) {
     cursors_[n_].assign(index_key);
-    entry_keys_[n_].clear();
-    if (campaign_entry) {  // the "" entry: "\x1f" + created_at + post key
-      entry_keys_[n_].push_back(kSep);
-      entry_keys_[n_].append(index_key.substr(prefix_size));
-    }
+    const size_t offset = prefix_size + 8;
+    keys_[n_] = rocksdb::Slice(cursors_[n_].data() + offset, cursors_[n_].size() - offset);
     ++n_;
   }
 
-  // Reads the batch's posts and visits them in order, skipping those dropped by retention; false
-  // when `visit` asked to stop.
-  Result<bool> Visit(const rocksdb::ReadOptions& ro, size_t prefix_size,
-                     const std::function<bool(std::string_view bytes, const std::string& cursor)>& visit) {
-    // 1. Campaign entries: the post's "" entry (schema 2).
-    std::vector<size_t> need_posts;
-    size_t m = 0;
-    for (size_t i = 0; i < n_; ++i) {
-      bytes_[i] = {};
-      if (!entry_keys_[i].empty()) keys_[m++] = rocksdb::Slice(entry_keys_[i]);
-    }
-    if (m > 0) {
-      db_->MultiGet(ro, index_, m, keys_.data(), values_.data(), statuses_.data());
-      for (size_t i = 0, j = 0; i < n_; ++i) {
-        if (entry_keys_[i].empty()) {
-          need_posts.push_back(i);
-          continue;
-        }
-        if (statuses_[j].ok() && !values_[j].empty()) {
-          bytes_[i] = values_[j].ToStringView();
-        } else if (statuses_[j].ok() || statuses_[j].IsNotFound()) {
-          need_posts.push_back(i);  // a schema 1 post, or one dropped by retention
-        } else {
-          return Fail(StorageError("cannot read post", statuses_[j]));
-        }
-        ++j;
-      }
-    } else {
-      for (size_t i = 0; i < n_; ++i) need_posts.push_back(i);
-    }
-    // 2. Posts only `posts` holds (schema 1). A locator there whose "" entry was not found is a
-    // post dropped by retention.
-    std::vector<rocksdb::PinnableSlice> legacy(need_posts.size());
-    std::vector<rocksdb::Status> legacy_statuses(need_posts.size());
-    if (!need_posts.empty()) {
-      std::vector<rocksdb::Slice> keys;
-      keys.reserve(need_posts.size());
-      const size_t key_offset = prefix_size + 8;
-      for (size_t i : need_posts) keys.emplace_back(cursors_[i].data() + key_offset, cursors_[i].size() - key_offset);
-      db_->MultiGet(ro, posts_, keys.size(), keys.data(), legacy.data(), legacy_statuses.data());
-      for (size_t k = 0; k < need_posts.size(); ++k) {
-        if (legacy_statuses[k].IsNotFound()) continue;
-        if (!legacy_statuses[k].ok()) return Fail(StorageError("cannot read post", legacy_statuses[k]));
-        const std::string_view v = legacy[k].ToStringView();
-        if (!ParsePostLocator(v)) bytes_[need_posts[k]] = v;
-      }
-    }
+  // Reads the batch's posts and visits them in order; a locator in `posts` here means the post's
+  // entry was dropped by retention. False when `visit` asked to stop.
+  Result<bool> Visit(const std::function<bool(std::string_view bytes, const std::string& cursor)>& visit) {
+    rocksdb::ReadOptions ro;
+    ro.fill_cache = false;
+    db_->MultiGet(ro, posts_, n_, keys_.data(), values_.data(), statuses_.data());
     bool more = true;
     for (size_t i = 0; i < n_ && more; ++i) {
-      if (bytes_[i].empty()) continue;
-      more = visit(bytes_[i], cursors_[i]);
+      if (statuses_[i].IsNotFound()) continue;  // dropped by retention before its index entry
+      if (!statuses_[i].ok()) return Fail(StorageError("cannot read post", statuses_[i]));
+      const std::string_view v = values_[i].ToStringView();
+      if (!ParsePostLocator(v)) more = visit(v, cursors_[i]);
     }
-    for (size_t j = 0; j < m; ++j) values_[j].Reset();
+    for (size_t i = 0; i < n_; ++i) values_[i].Reset();
     n_ = 0;
     return more;
   }
@@ -618,14 +574,54 @@ class PendingPosts {
  private:
   rocksdb::DB* db_;
   rocksdb::ColumnFamilyHandle* posts_;
-  rocksdb::ColumnFamilyHandle* index_;
   size_t n_ = 0;
-  std::vector<std::string> cursors_;     // the index keys
-  std::vector<std::string> entry_keys_;  // their "" entries ("" when the entry is one)
-  std::vector<rocksdb::Slice> keys_;
+  std::vector<std::string> cursors_;  // the index keys
+  std::vector<rocksdb::Slice> keys_;  // their post keys
   std::vector<rocksdb::PinnableSlice> values_;
   std::vector<rocksdb::Status> statuses_;
-  std::vector<std::string_view> bytes_;  // each entry's encoded post, once read
+};
+
+// Follows a campaign's index entries through the "" entries they lead to, which are in the same
+// order: a second iterator steps forward to each, seeking only when the next is far ahead (a
+// campaign with few of the posts), so a dense campaign is read as sequentially as all posts.
+class EntryFollower {
+ public:
+  EntryFollower(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* index, int64_t to_ms) {
+    upper_ = IndexPrefix("");
+    AppendBigEndian(&upper_, to_ms);
+    upper_slice_ = rocksdb::Slice(upper_);
+    rocksdb::ReadOptions ro;
+    ro.iterate_upper_bound = &upper_slice_;
+    ro.fill_cache = false;
+    it_.reset(db->NewIterator(ro, index));
+  }
+
+  // The value of the "" entry for the campaign entry whose key follows its `prefix_size`-byte
+  // prefix; "" when there is none (or it is a schema 1 entry, which holds nothing).
+  Result<std::string_view> Find(std::string_view campaign_key, size_t prefix_size) {
+    target_.assign(1, kSep);
+    target_.append(campaign_key.substr(prefix_size));
+    constexpr int kMaxSteps = 16;
+    if (!positioned_) {
+      it_->Seek(target_);
+      positioned_ = true;
+    } else {
+      for (int step = 0; step < kMaxSteps && it_->Valid() && it_->key().compare(target_) < 0; ++step) {
+        it_->Next();
+      }
+      if (it_->Valid() && it_->key().compare(target_) < 0) it_->Seek(target_);
+    }
+    if (!it_->status().ok()) return Fail(StorageError("cannot scan posts", it_->status()));
+    if (it_->Valid() && it_->key() == rocksdb::Slice(target_)) return it_->value().ToStringView();
+    return std::string_view();
+  }
+
+ private:
+  std::string upper_;
+  rocksdb::Slice upper_slice_;
+  std::unique_ptr<rocksdb::Iterator> it_;
+  std::string target_;
+  bool positioned_ = false;
 };
 
 }  // namespace
@@ -656,15 +652,12 @@ Result<void> Store::ScanPosts(const PostScan& scan, const PostVisitor& visit) co
   it->Seek(start);
   if (resume && it->Valid() && it->key().ToStringView() == scan.after) it->Next();
 
-  // "" entries hold their post (schema 2): the scan reads posts in the order they are stored.
-  // Campaign entries, and "" entries from schema 1, are looked up in batches; the first batch is
-  // small and fills the block cache, so a page of /api/v1/posts stays cached for the next reader.
-  const bool campaign_entries = !scan.campaign.empty();
-  constexpr size_t kFirstChunk = 64;
+  // "" entries hold their post (schema 2), so posts are read in the order they are stored; a
+  // campaign's entries lead to those. Posts of schema 1 stores are looked up in batches.
+  std::optional<EntryFollower> follower;
+  if (!scan.campaign.empty()) follower.emplace(impl_->db.get(), impl_->post_index, scan.to_ms);
   constexpr size_t kChunk = 512;
-  PendingPosts pending(impl_->db.get(), impl_->posts, impl_->post_index, kChunk);
-  rocksdb::ReadOptions get_options;
-  size_t chunk_limit = kFirstChunk, in_chunk = 0;
+  LegacyPosts legacy(impl_->db.get(), impl_->posts, kChunk);
   StoredPost post;
   Error decode_error;
   bool failed = false;
@@ -678,39 +671,41 @@ Result<void> Store::ScanPosts(const PostScan& scan, const PostVisitor& visit) co
     return visit(post, cursor);
   };
   auto drain = [&]() -> Result<bool> {
-    auto more = pending.Visit(get_options, prefix.size(), visit_bytes);
+    auto more = legacy.Visit(visit_bytes);
     if (!more) return Fail(more.error());
     if (failed) return Fail(decode_error);
-    get_options.fill_cache = false;
-    in_chunk = 0;
-    chunk_limit = kChunk;
     return *more;
   };
   std::string cursor;
   for (; it->Valid(); it->Next()) {
     const auto key = it->key().ToStringView();
     if (key.size() < prefix.size() + 8) continue;
-    const auto value = it->value().ToStringView();
-    if (!value.empty()) {
-      // Posts must come out in index order: those waiting for a lookup go first.
-      if (!pending.empty()) {
+    std::string_view bytes = it->value().ToStringView();
+    if (follower) {
+      auto found = follower->Find(key, prefix.size());
+      if (!found) return Fail(found.error());
+      bytes = *found;
+    }
+    if (bytes.empty()) {
+      legacy.Add(key, prefix.size());
+      if (legacy.full()) {
         auto more = drain();
         if (!more) return Fail(more.error());
         if (!*more) return {};
       }
-      cursor.assign(key);
-      if (!visit_bytes(value, cursor)) return failed ? Fail(decode_error) : Result<void>{};
       continue;
     }
-    pending.Add(key, prefix.size(), campaign_entries);
-    if (pending.full() || ++in_chunk >= chunk_limit) {
+    // Posts come out in index order: those waiting for a lookup go first.
+    if (!legacy.empty()) {
       auto more = drain();
       if (!more) return Fail(more.error());
       if (!*more) return {};
     }
+    cursor.assign(key);
+    if (!visit_bytes(bytes, cursor)) return failed ? Fail(decode_error) : Result<void>{};
   }
   if (!it->status().ok()) return Fail(StorageError("cannot scan posts", it->status()));
-  if (!pending.empty()) {
+  if (!legacy.empty()) {
     auto more = drain();
     if (!more) return Fail(more.error());
   }

@@ -78,6 +78,58 @@ TEST(StoreScan, VisitsPostsByCampaignInCreationOrderAndResumes) {
                                    [](const StoredPost&, const std::string&) { return true; }));
 }
 
+TEST(StoreScan, DenseAndSparseCampaignsVisitTheirPostsInOrderAndPageByCursor) {
+  testing::TempDir dir;
+  auto store = Store::Open(dir.path());
+  ASSERT_TRUE(store);
+  // 300 posts over two commits (so over a memtable and an SST file); "dense" has 4 in 5 of them,
+  // "sparse" one in 37, so a scan of it seeks far ahead between its posts.
+  std::vector<std::string> dense, sparse, all;
+  for (int part = 0; part < 2; ++part) {
+    Batch b;
+    for (int i = part; i < 300; i += 2) {
+      std::vector<std::string> campaigns;
+      const std::string key = "post-" + std::to_string(1000 + i);
+      if (i % 5 != 0) campaigns.push_back("dense");
+      if (i % 37 == 0) campaigns.push_back("sparse");
+      b.posts.push_back(MakePost(key, Platform::kMastodon, T("2026-03-01T00:00:00Z") + i * 1000, "a", campaigns));
+    }
+    ASSERT_TRUE((*store)->Commit(b));
+    if (part == 0) {
+      ASSERT_TRUE((*store)->Flush());
+    }
+  }
+  for (int i = 0; i < 300; ++i) {
+    const std::string key = "post-" + std::to_string(1000 + i);
+    all.push_back(key);
+    if (i % 5 != 0) dense.push_back(key);
+    if (i % 37 == 0) sparse.push_back(key);
+  }
+  EXPECT_EQ(Scan(**store, {}), all);
+  EXPECT_EQ(Scan(**store, {.campaign = "dense"}), dense);
+  EXPECT_EQ(Scan(**store, {.campaign = "sparse"}), sparse);
+  for (const std::string campaign : {"dense", "sparse"}) {
+    std::vector<std::string> paged;
+    std::string cursor;
+    for (int page = 0; page < 100; ++page) {
+      std::string last;
+      auto keys = Scan(**store, {.campaign = campaign, .after = cursor}, 7, &last);
+      if (keys.empty()) break;
+      paged.insert(paged.end(), keys.begin(), keys.end());
+      cursor = last;
+    }
+    EXPECT_EQ(paged, campaign == "dense" ? dense : sparse) << campaign;
+  }
+  // A range inside: [post 100, post 200).
+  std::vector<std::string> dense_range;
+  for (int i = 100; i < 200; ++i) {
+    if (i % 5 != 0) dense_range.push_back("post-" + std::to_string(1000 + i));
+  }
+  EXPECT_EQ(Scan(**store, {.campaign = "dense", .from_ms = T("2026-03-01T00:00:00Z") + 100'000,
+                           .to_ms = T("2026-03-01T00:00:00Z") + 200'000}),
+            dense_range);
+}
+
 TEST(StoreAuthors, CountsDistinctAuthorsPerBucketAndOverRanges) {
   testing::TempDir dir;
   auto store = Store::Open(dir.path());
