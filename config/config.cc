@@ -36,8 +36,9 @@ constexpr int64_t kMaxDurationMs = 36'500LL * 86'400'000;
 constexpr size_t kMaxFileBytes = 16u << 20;
 constexpr int kMastodonMaxPageLimit = 40;  // servers silently cap `limit` at 40
 
-constexpr std::string_view kTopKeys[] = {"storage",   "http",   "sources",
+constexpr std::string_view kTopKeys[] = {"storage",   "http",   "shard",  "sources",
                                          "campaigns", "people", "alerts"};
+constexpr std::string_view kShardKeys[] = {"index", "total"};
 constexpr std::string_view kStorageKeys[] = {"path", "retention"};
 constexpr std::string_view kRetentionKeys[] = {"posts", "minute", "hour", "day"};
 constexpr std::string_view kHttpKeys[] = {"listen", "web_config_file"};
@@ -272,6 +273,7 @@ class Loader {
 
   void ParseStorage(const YAML::Node& node);
   void ParseHttp(const YAML::Node& node);
+  void ParseShard(const Map& top);
   void ParseSources(const YAML::Node& node);
   void ParseSource(const Map& m, NameSet* names);
   void ParseCampaigns(const YAML::Node& node);
@@ -399,6 +401,11 @@ bool Loader::ReadDuration(const Map& m, std::string_view key, int64_t min_ms,
 }
 
 bool Loader::ReadInt(const Map& m, std::string_view key, int64_t* out) {
+  const YAML::Node* v = m.Get(key);
+  if (v && !v->IsScalar()) {
+    Report(v->Mark(), m.Path(key), "expected an integer, got " + Describe(*v));
+    return false;
+  }
   std::string text;
   if (!ReadString(m, key, &text)) return false;
   int64_t value = 0;
@@ -528,6 +535,45 @@ void Loader::ParseHttp(const YAML::Node& node) {
     }
   }
   ReadString(*m, "web_config_file", &config_.http.web_config_file);
+}
+
+// Unlike the other sections, a `shard:` left empty is refused rather than read as the default:
+// whoever wrote it meant to split the watch list, and a daemon silently polling everything would
+// duplicate the other daemons' work.
+void Loader::ParseShard(const Map& top) {
+  if (top.entries.count("shard") == 0) return;
+  const YAML::Node* node = top.Get("shard");
+  if (node == nullptr) {
+    Report(top.MarkOf("shard"), "shard",
+           "expected a mapping {index: I, total: N}, e.g. {index: 0, total: 3}");
+    return;
+  }
+  auto m = ReadMap(*node, "shard", kShardKeys, false);
+  if (!m) return;
+  Shard shard;
+  auto read = [&](std::string_view key, int64_t* out) {
+    if (m->Get(key)) return ReadInt(*m, key, out);
+    Report(m->MarkOf(key), m->Path(key), "is required");
+    return false;
+  };
+  bool has_index = read("index", &shard.index);
+  bool has_total = read("total", &shard.total);
+  if (has_total && shard.total < 1) {
+    Report(m->MarkOf("total"), m->Path("total"),
+           "must be at least 1, got " + std::to_string(shard.total));
+    has_total = false;
+  }
+  if (has_index && shard.index < 0) {
+    Report(m->MarkOf("index"), m->Path("index"),
+           "must be at least 0, got " + std::to_string(shard.index));
+    has_index = false;
+  } else if (has_index && has_total && shard.index >= shard.total) {
+    Report(m->MarkOf("index"), m->Path("index"),
+           "must be less than shard.total: shards are numbered 0 to " +
+               std::to_string(shard.total - 1) + ", got " + std::to_string(shard.index));
+    has_index = false;
+  }
+  if (has_index && has_total) config_.shard = shard;
 }
 
 void Loader::ParseSources(const YAML::Node& node) {
@@ -866,6 +912,7 @@ LoadResult Loader::Run(const std::string& text) {
     if (auto top = ReadMap(root, "", kTopKeys, true)) {
       ParseStorage(top->Section("storage"));
       ParseHttp(top->Section("http"));
+      ParseShard(*top);
       ParseSources(top->Section("sources"));
       ParseCampaigns(top->Section("campaigns"));
       ParsePeople(top->Section("people"));

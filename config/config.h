@@ -81,10 +81,20 @@ struct Rule {
   std::vector<std::string> receivers;
 };
 
+// This daemon's part of a watch list split over several daemons (design §9): it polls the queries
+// whose stable hash modulo `total` is `index`. The default, 0 of 1, polls everything.
+struct Shard {
+  int64_t index = 0;  // 0 <= index < total
+  int64_t total = 1;  // >= 1
+  bool sharded() const { return total > 1; }
+  bool operator==(const Shard&) const = default;
+};
+
 struct Config {
   std::string file;  // path it was loaded from
   Storage storage;
   Http http;
+  Shard shard;
   std::vector<Source> sources;
   std::vector<Campaign> campaigns;
   std::vector<Person> policymakers;

@@ -165,7 +165,7 @@ class Daemon {
       if (!collector) return Fail(collector.error());
       auto runner = std::make_shared<SourceRunner>(io_, pool_, source, std::move(*collector),
                                                    *ingester_, *store_, metrics_,
-                                                   SystemClock::Instance());
+                                                   SystemClock::Instance(), config.shard);
       // New alerts go out now rather than at the dispatcher's next scan.
       runner->OnAlertsQueued([d = alert_dispatcher_.get()] { d->Nudge(); });
       out.push_back(std::move(runner));

@@ -49,6 +49,7 @@ struct Metrics::Impl {
   prometheus::Family<prometheus::Gauge>* last_success;
   prometheus::Family<prometheus::Histogram>* poll_duration;
   prometheus::Family<prometheus::Counter>* parse_errors;
+  prometheus::Family<prometheus::Gauge>* source_queries;
   prometheus::Family<prometheus::Gauge>* unique_authors;
   prometheus::Family<prometheus::Gauge>* share_of_voice;
   prometheus::Family<prometheus::Gauge>* first_mention;
@@ -105,6 +106,10 @@ Metrics::Metrics() : impl_(std::make_unique<Impl>()) {
                              .Name("chorus_source_parse_errors_total")
                              .Help("Pages from the source that could not be parsed and were skipped.")
                              .Register(r);
+  impl_->source_queries = &prometheus::BuildGauge()
+                               .Name("chorus_source_queries")
+                               .Help("Queries of the source this daemon polls (its shard's part when sharded).")
+                               .Register(r);
   impl_->unique_authors = &prometheus::BuildGauge()
                                .Name("chorus_unique_authors")
                                .Help("Distinct authors of the campaign's posts created in the window ending now.")
@@ -224,6 +229,10 @@ void Metrics::ObservePollDuration(const std::string& source, double seconds) {
 }
 void Metrics::IncParseErrors(const std::string& source) {
   impl_->parse_errors->Add({{"source", source}}).Increment();
+}
+
+void Metrics::SetSourceQueries(const std::string& source, double queries) {
+  impl_->source_queries->Add({{"source", source}}).Set(queries);
 }
 
 void Metrics::SetUniqueAuthors(const std::string& campaign, const std::string& platform,

@@ -39,6 +39,8 @@ class Metrics {
   void SetLastSuccess(const std::string& source, double unix_seconds);
   void ObservePollDuration(const std::string& source, double seconds);
   void IncParseErrors(const std::string& source);
+  // Queries of the source this daemon polls: all of them, or its shard's part (config `shard`).
+  void SetSourceQueries(const std::string& source, double queries);
 
   // Distinct authors of the campaign's posts created in the window ending now (1h, 24h, 7d).
   void SetUniqueAuthors(const std::string& campaign, const std::string& platform,

@@ -6,23 +6,42 @@
 
 #include "core/counter_key.h"
 #include "core/log.h"
+#include "core/stable_hash.h"
 #include "store/store.h"
 
 namespace chorus::daemon {
 namespace {
 constexpr int64_t kRateLimitFallbackMs = 60'000;
 constexpr int kRefreshBatchesPerPoll = 3;
+}  // namespace
+
+uint64_t QueryShardHash(std::string_view source_name, std::string_view query_key) {
+  // The separator keeps ("a", "bc") and ("ab", "c") apart; source names and query keys have no
+  // reason to contain a unit separator. The source name is part of the input so that two sources
+  // watching the same tags spread their queries over different daemons.
+  std::string input;
+  input.reserve(source_name.size() + 1 + query_key.size());
+  input.append(source_name).append(1, '\x1f').append(query_key);
+  return StableHash64(input);
+}
+
+bool ShardPolls(const config::Shard& shard, std::string_view source_name,
+                std::string_view query_key) {
+  if (!shard.sharded()) return true;
+  return QueryShardHash(source_name, query_key) % static_cast<uint64_t>(shard.total) ==
+         static_cast<uint64_t>(shard.index);
 }
 
 SourceRunner::SourceRunner(boost::asio::io_context& io, boost::asio::thread_pool& pool,
                            config::Source source, std::unique_ptr<collectors::Collector> collector,
                            ingest::Ingester& ingester, store::Store& store, Metrics& metrics,
-                           const Clock& clock)
+                           const Clock& clock, config::Shard shard)
     : io_(io),
       pool_(pool),
       source_(std::move(source)),
       platform_(PlatformName(source_.platform)),
       collector_(std::move(collector)),
+      shard_(shard),
       ingester_(ingester),
       store_(store),
       metrics_(metrics),
@@ -31,11 +50,24 @@ SourceRunner::SourceRunner(boost::asio::io_context& io, boost::asio::thread_pool
       rng_(std::random_device{}()) {
   status_.name = source_.name;
   status_.platform = platform_;
+  // A collector's queries are fixed once it is built (it is rebuilt on reload), so the shard's
+  // part is chosen once.
+  const auto& queries = collector_->queries();
+  for (size_t i = 0; i < queries.size(); ++i) {
+    if (ShardPolls(shard_, source_.name, queries[i].key)) polled_.push_back(i);
+  }
 }
 
 double SourceRunner::Random() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_); }
 
 void SourceRunner::Start() {
+  // Logged and exported here rather than when built: a reload builds runners it may discard.
+  metrics_.SetSourceQueries(source_.name, static_cast<double>(polled_.size()));
+  if (shard_.sharded()) {
+    LogInfo("source " + source_.name + ": shard " + std::to_string(shard_.index) + "/" +
+            std::to_string(shard_.total) + " polls " + std::to_string(polled_.size()) + " of " +
+            std::to_string(collector_->queries().size()) + " queries");
+  }
   // A small random delay spreads the first polls of many sources.
   Schedule(static_cast<int64_t>(Random() * 500));
 }
@@ -82,8 +114,8 @@ void SourceRunner::RunPoll() {
 SourceRunner::PollOutcome SourceRunner::PollAll() {
   PollOutcome outcome;
   bool completed = true;
-  for (const auto& q : collector_->queries()) {
-    if (stopping_ || !PollQuery(q, &outcome)) {
+  for (size_t i : polled_) {
+    if (stopping_ || !PollQuery(collector_->queries()[i], &outcome)) {
       completed = false;
       break;
     }

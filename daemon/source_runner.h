@@ -6,6 +6,10 @@
 // jittered poll interval, an exponential backoff after a failure, or until the rate-limit window
 // resets when the budget is spent. Stop() lets an in-flight poll finish its current page and then
 // reports back, which is how the daemon drains. Methods are called on the io_context thread.
+//
+// When several daemons share a watch list (config `shard`, design §9), a runner polls only the
+// queries of its shard; engagement refreshes cover every post of this daemon's store, whichever
+// shard found them.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -19,6 +23,8 @@
 #include <mutex>
 #include <random>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "collectors/collector.h"
 #include "config/config.h"
@@ -41,11 +47,22 @@ struct SourceStatus {
   std::optional<int64_t> rate_remaining;
 };
 
+// The stable 64-bit hash that assigns a query to a shard: StableHash64 (core/stable_hash.h, FNV-1a
+// then fmix64) of "<source name>\x1f<query key>". Same on every build and machine, so daemons agree.
+uint64_t QueryShardHash(std::string_view source_name, std::string_view query_key);
+
+// True when the daemon holding `shard` polls the query `query_key` of source `source_name`: its
+// hash modulo shard.total is shard.index. Always true when not sharded (total 1).
+bool ShardPolls(const config::Shard& shard, std::string_view source_name,
+                std::string_view query_key);
+
 class SourceRunner : public std::enable_shared_from_this<SourceRunner> {
  public:
+  // `shard` selects which of the collector's queries this runner polls (default: all of them).
   SourceRunner(boost::asio::io_context& io, boost::asio::thread_pool& pool, config::Source source,
                std::unique_ptr<collectors::Collector> collector, ingest::Ingester& ingester,
-               store::Store& store, Metrics& metrics, const Clock& clock);
+               store::Store& store, Metrics& metrics, const Clock& clock,
+               config::Shard shard = {});
 
   void Start();
   // Cancels the timer; `on_stopped` runs on the io_context once no poll is in flight.
@@ -83,6 +100,8 @@ class SourceRunner : public std::enable_shared_from_this<SourceRunner> {
   const config::Source source_;
   const std::string platform_;
   std::unique_ptr<collectors::Collector> collector_;
+  const config::Shard shard_;
+  std::vector<size_t> polled_;  // indices into collector_->queries() that belong to this shard
   ingest::Ingester& ingester_;
   store::Store& store_;
   Metrics& metrics_;

@@ -144,6 +144,7 @@ TEST(SampleConfig, CommentedOutSettingsAreValidToo) {
   ASSERT_EQ(c.receivers.size(), 1u);
   EXPECT_EQ(c.receivers[0].url_env, "COMMS_WEBHOOK_URL");
   for (const Rule& rule : c.rules) EXPECT_THAT(rule.receivers, ElementsAre("comms"));
+  EXPECT_EQ(c.shard, (Shard{0, 3}));
 }
 
 // ---- Defaults and normalization -------------------------------------------------------------
@@ -160,6 +161,9 @@ TEST(LoadConfig, AppliesDefaults) {
   EXPECT_EQ(c.storage.retention.day_ms, 0);
   EXPECT_EQ(c.http.listen, "127.0.0.1:9750");
   EXPECT_EQ(c.http.web_config_file, "");
+  EXPECT_EQ(c.shard.index, 0);  // not sharded: this daemon polls every query
+  EXPECT_EQ(c.shard.total, 1);
+  EXPECT_FALSE(c.shard.sharded());
   ASSERT_EQ(c.sources.size(), 1u);
   const Source& s = c.sources[0];
   EXPECT_EQ(s.base_url, "https://mastodon.example");  // trailing '/' stripped
@@ -899,6 +903,126 @@ storage:
   EXPECT_THAT(r.problems[1].message, HasSubstr("storage.retention.posts: not a duration"));
   EXPECT_EQ(r.problems[2].line, 5);
   EXPECT_THAT(r.problems[2].message, HasSubstr("storage.retention.minute: not a duration"));
+}
+
+// ---- shard -----------------------------------------------------------------------------------
+
+TEST(Shard, ReadsIndexAndTotal) {
+  const LoadResult r = Load(R"(
+shard: {index: 2, total: 3}
+)");
+  ASSERT_THAT(r.problems, IsEmpty()) << Dump(r);
+  EXPECT_EQ(r.config->shard, (Shard{2, 3}));
+  EXPECT_TRUE(r.config->shard.sharded());
+}
+
+TEST(Shard, OneOfOneIsValidAndNotSharded) {
+  const LoadResult r = Load(R"(
+shard:
+  index: 0
+  total: 1
+)");
+  ASSERT_THAT(r.problems, IsEmpty()) << Dump(r);
+  EXPECT_EQ(r.config->shard, (Shard{0, 1}));
+  EXPECT_FALSE(r.config->shard.sharded());
+}
+
+TEST(Shard, BothKeysAreRequired) {
+  {
+    const Problem p = Only(Load(R"(
+shard:
+  total: 3
+)"));
+    EXPECT_EQ(p.line, 2);
+    EXPECT_EQ(p.message, "shard.index: is required");
+  }
+  {
+    const Problem p = Only(Load("shard: {index: 1}\n"));
+    EXPECT_EQ(p.line, 1);
+    EXPECT_EQ(p.message, "shard.total: is required");
+  }
+  {
+    const Problem p = Only(Load("shard: {index: 1, total: }\n"));
+    EXPECT_EQ(p.message, "shard.total: is required");
+  }
+  // An empty shard section is not read as "no sharding": its author meant to split the list.
+  const LoadResult r = Load(R"(
+http: {listen: "127.0.0.1:1"}
+shard:
+sources: []
+)");
+  const Problem p = Only(r);
+  EXPECT_EQ(p.line, 2);
+  EXPECT_EQ(p.col, 1);
+  EXPECT_EQ(p.message, "shard: expected a mapping {index: I, total: N}, e.g. {index: 0, total: 3}");
+}
+
+TEST(Shard, ValuesMustBeIntegers) {
+  const LoadResult r = Load(R"(
+shard:
+  index: first
+  total: 2.5
+)");
+  ASSERT_EQ(r.problems.size(), 2u) << Dump(r);
+  EXPECT_EQ(r.problems[0].line, 2);
+  EXPECT_EQ(r.problems[0].col, 10);
+  EXPECT_EQ(r.problems[0].message, "shard.index: expected an integer, got 'first'");
+  EXPECT_EQ(r.problems[1].line, 3);
+  EXPECT_EQ(r.problems[1].message, "shard.total: expected an integer, got '2.5'");
+  EXPECT_FALSE(r.config.has_value());
+  EXPECT_EQ(Only(Load("shard: {index: [0], total: 2}\n")).message,
+            "shard.index: expected an integer, got a list");
+}
+
+TEST(Shard, TotalMustBeAtLeastOne) {
+  for (const char* total : {"0", "-2"}) {
+    const Problem p = Only(Load(std::string("shard: {index: 0, total: ") + total + "}\n"));
+    EXPECT_EQ(p.line, 1);
+    EXPECT_EQ(p.message, std::string("shard.total: must be at least 1, got ") + total);
+  }
+}
+
+TEST(Shard, IndexMustBeBelowTotal) {
+  {
+    const Problem p = Only(Load(R"(
+shard:
+  index: 3
+  total: 3
+)"));
+    EXPECT_EQ(p.line, 2);
+    EXPECT_EQ(p.col, 10);
+    EXPECT_EQ(p.message,
+              "shard.index: must be less than shard.total: shards are numbered 0 to 2, got 3");
+  }
+  EXPECT_EQ(Only(Load("shard: {index: -1, total: 3}\n")).message,
+            "shard.index: must be at least 0, got -1");
+  // A bad total says so once; the index is not also blamed against a total that was not read.
+  EXPECT_EQ(Only(Load("shard: {index: 5, total: many}\n")).message,
+            "shard.total: expected an integer, got 'many'");
+  EXPECT_EQ(Only(Load("shard: {index: 5, total: 0}\n")).message,
+            "shard.total: must be at least 1, got 0");
+}
+
+TEST(Shard, UnknownKeysAndWrongShapeAreRefused) {
+  {
+    const LoadResult r = Load(R"(
+shard:
+  index: 0
+  total: 2
+  totl: 3
+  hash: md5
+)");
+    ASSERT_EQ(r.problems.size(), 2u) << Dump(r);
+    EXPECT_EQ(r.problems[0].line, 4);
+    EXPECT_EQ(r.problems[0].message, "shard: unknown key 'totl' (did you mean 'total'?)");
+    EXPECT_EQ(r.problems[1].line, 5);
+    EXPECT_EQ(r.problems[1].message, "shard: unknown key 'hash' (expected index or total)");
+  }
+  EXPECT_EQ(Only(Load("shard: 1/3\n")).message, "shard: expected a mapping, got '1/3'");
+  EXPECT_EQ(Only(Load("shard: [0, 3]\n")).message, "shard: expected a mapping, got a list");
+  // A misspelt section name is an unknown top-level key, with the suggestion.
+  EXPECT_EQ(Only(Load("shards: {index: 0, total: 3}\n")).message,
+            "unknown key 'shards' (did you mean 'shard'?)");
 }
 
 }  // namespace
