@@ -2,11 +2,10 @@
 //
 // The walk over the YAML tree never stops at the first problem: each reader reports what is wrong
 // with its key and leaves the default in place, so one run lists everything an operator has to
-// fix. yaml-cpp is used only here; its exceptions are caught in this file and become Problems.
+// fix. yaml-cpp is used here (and in daemon/web_config.cc); its exceptions are caught in this
+// file and become Problems.
 #include "config/config.h"
 
-#include <fcntl.h>
-#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -21,6 +20,7 @@
 #include <tuple>
 #include <utility>
 
+#include "core/file_read.h"
 #include "core/time.h"
 #include "core/strings.h"
 
@@ -986,26 +986,13 @@ LoadResult LoadConfigFile(const std::string& path, bool check_env) {
     result.problems.push_back(Problem{path, 0, 0, std::move(message)});
     return result;
   };
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return fail(std::string("cannot open config file: ") + std::strerror(errno));
-  std::string text;
-  char buf[65536];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int err = errno;
-      ::close(fd);
-      return fail(std::string("cannot read config file: ") + std::strerror(err));
-    }
-    if (n == 0) break;
-    text.append(buf, static_cast<size_t>(n));
-    if (text.size() > kMaxFileBytes) {
-      ::close(fd);
-      return fail("config file is larger than 16 MiB");
-    }
+  FileRead read = ReadWholeFile(path, kMaxFileBytes);
+  if (read.too_large) return fail("config file is larger than 16 MiB");
+  if (!read.text) {
+    return fail(std::string(read.opened ? "cannot read config file: " : "cannot open config file: ") +
+                std::strerror(read.error));
   }
-  ::close(fd);
+  const std::string& text = *read.text;
   return LoadConfigText(text, path, check_env);
 }
 

@@ -8,6 +8,7 @@
 #include "core/build_info.h"
 #include "daemon/ctl_export.h"
 #include "daemon/ctl_import.h"
+#include "daemon/web_config.h"
 
 namespace {
 
@@ -37,6 +38,11 @@ int CheckConfig(const std::vector<std::string>& args) {
   const auto loaded = chorus::config::LoadConfigFile(args[0], /*check_env=*/true);
   for (const auto& p : loaded.problems) std::cerr << p.ToString() << "\n";
   if (!loaded.config) return 1;
+  // The web config file too: chorusd would refuse to start on it.
+  if (auto web = chorus::daemon::LoadWebConfigFor(*loaded.config); !web) {
+    std::cerr << web.error().message << "\n";
+    return 1;
+  }
   std::cout << args[0] << ": ok\n";
   return 0;
 }

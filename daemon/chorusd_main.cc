@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "daemon/daemon.h"
 #include "daemon/demo.h"
+#include "daemon/web_config.h"
 
 namespace {
 
@@ -75,6 +76,11 @@ int main(int argc, char** argv) {
     const auto loaded = chorus::config::LoadConfigFile(config_path, /*check_env=*/true);
     for (const auto& p : loaded.problems) std::cerr << p.ToString() << "\n";
     if (!loaded.config) return 1;
+    // The web config file too: chorusd would refuse to start on it.
+    if (auto web = chorus::daemon::LoadWebConfigFor(*loaded.config); !web) {
+      std::cerr << web.error().message << "\n";
+      return 1;
+    }
     std::cout << config_path << ": ok\n";
     return 0;
   }

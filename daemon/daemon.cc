@@ -31,6 +31,7 @@
 #include "daemon/source_runner.h"
 #include "daemon/store_options.h"
 #include "daemon/watchdog.h"
+#include "daemon/web_config.h"
 #include "ingest/ingester.h"
 #include "query/api.h"
 #include "store/store.h"
@@ -52,6 +53,13 @@ class Daemon {
   int Run() {
     auto config = Load();
     if (!config) return 1;
+    // TLS and basic auth (http.web_config_file): a file that does not load stops start-up, never
+    // falls back to plain HTTP.
+    auto web = LoadWebConfigFor(*config);
+    if (!web) {
+      LogError(web.error().ToString());
+      return 1;
+    }
     auto store = store::Store::Open(config->storage.path, StoreOptionsFor(*config));
     if (!store) {
       LogError(store.error().ToString());
@@ -92,12 +100,13 @@ class Daemon {
     runners_ = std::move(*runners);
 
     server_ = std::make_unique<HttpServer>(Handlers());
-    if (auto r = server_->Start(config->http.listen); !r) {
+    if (auto r = server_->Start(config->http.listen, *web); !r) {
       LogError(r.error().ToString());
       return 1;
     }
     LogInfo(std::string("chorusd ") + ChorusVersion() + " listening on " + config->http.listen +
-            " (port " + std::to_string(server_->port()) + "), store " + config->storage.path + ", " +
+            " (port " + std::to_string(server_->port()) + ", " + DescribeWebConfig(web->get()) +
+            "), store " + config->storage.path + ", " +
             std::to_string(runners_.size()) + " source(s), " + std::to_string(counters->size()) +
             " counter(s) restored");
     for (auto& r : runners_) r->Start();
@@ -250,10 +259,12 @@ class Daemon {
     const auto current = GetConfig();
     if (!options_.listen_override.empty()) next.http.listen = options_.listen_override;
     if (!options_.data_dir_override.empty()) next.storage.path = options_.data_dir_override;
-    if (next.storage.path != current->storage.path || next.http.listen != current->http.listen) {
-      LogWarn("reload: storage.path and http.listen take effect only after a restart");
+    if (next.storage.path != current->storage.path || next.http.listen != current->http.listen ||
+        next.http.web_config_file != current->http.web_config_file) {
+      LogWarn("reload: storage.path, http.listen and http.web_config_file take effect only after a restart");
       next.storage.path = current->storage.path;
       next.http.listen = current->http.listen;
+      next.http.web_config_file = current->http.web_config_file;
     }
     auto runners = BuildRunners(next);
     if (!runners) return Fail(Error::InvalidArgument(runners.error().message));

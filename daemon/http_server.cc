@@ -3,6 +3,7 @@
 #include <httplib.h>
 #include <sys/socket.h>
 
+#include <optional>
 
 #include "config/config.h"
 #include "core/json_escape.h"
@@ -29,15 +30,23 @@ void Send(httplib::Response& res, ApiResponse r) {
 
 struct HttpServer::Impl {
   HttpHandlers handlers;
-  httplib::Server server;
+  std::shared_ptr<const WebConfig> web;
+  std::unique_ptr<BasicAuth> auth;          // set when web has basic_auth_users
+  std::unique_ptr<httplib::Server> server;  // an httplib::SSLServer with TLS; made by Start()
   std::thread thread;
   // Set by Stop(): streaming exports end at their next chunk instead of holding up shutdown.
   std::atomic<bool> stopping{false};
+
+  void Configure();
 };
 
 HttpServer::HttpServer(HttpHandlers handlers) : impl_(std::make_unique<Impl>()) {
   impl_->handlers = std::move(handlers);
-  auto& svr = impl_->server;
+}
+
+// The same settings for both server kinds: SSLServer only changes how a connection is read.
+void HttpServer::Impl::Configure() {
+  auto& svr = *server;
   svr.new_task_queue = [] { return new httplib::ThreadPool(kWorkerThreads); };
   // cpp-httplib sets SO_REUSEPORT by default, which lets a second chorusd bind the same port and
   // silently take half the scrapes. SO_REUSEADDR alone allows quick restarts without that.
@@ -51,7 +60,26 @@ HttpServer::HttpServer(HttpHandlers handlers) : impl_(std::make_unique<Impl>()) 
   svr.set_write_timeout(5, 0);
   svr.set_payload_max_length(1 << 20);
 
-  const HttpHandlers& h = impl_->handlers;
+  if (auth) {
+    // Before routing, so no handler (and no request body read) runs for an unauthenticated client.
+    svr.set_pre_routing_handler(
+        [a = auth.get()](const httplib::Request& req, httplib::Response& res) {
+          if (a->Authorize(req.get_header_value("Authorization"))) {
+            return httplib::Server::HandlerResponse::Unhandled;
+          }
+          res.status = 401;
+          res.set_header("WWW-Authenticate", "Basic realm=\"chorus\"");
+          res.set_content(JsonError("unauthorized: basic auth required"), "application/json");
+          return httplib::Server::HandlerResponse::Handled;
+        });
+  }
+  if (web && !web->headers.empty()) {
+    svr.set_post_routing_handler([w = web.get()](const httplib::Request&, httplib::Response& res) {
+      for (const auto& [name, value] : w->headers) res.set_header(name, value);
+    });
+  }
+
+  const HttpHandlers& h = handlers;
   svr.Get("/metrics", [&h](const httplib::Request&, httplib::Response& res) {
     res.set_content(h.metrics(), "text/plain; version=0.0.4; charset=utf-8");
   });
@@ -83,7 +111,7 @@ HttpServer::HttpServer(HttpHandlers handlers) : impl_(std::make_unique<Impl>()) 
     if (!h.alerts) return Unavailable(res, req.path);
     Send(res, h.alerts(req.params));
   });
-  Impl* impl = impl_.get();
+  Impl* impl = this;
   svr.Get("/api/v1/export", [impl](const httplib::Request& req, httplib::Response& res) {
     const HttpHandlers& h = impl->handlers;
     if (!h.export_stream) return Unavailable(res, req.path);
@@ -148,10 +176,32 @@ HttpServer::HttpServer(HttpHandlers handlers) : impl_(std::make_unique<Impl>()) 
 
 HttpServer::~HttpServer() { Stop(); }
 
-Result<void> HttpServer::Start(const std::string& listen) {
+Result<void> HttpServer::Start(const std::string& listen, std::shared_ptr<const WebConfig> web) {
+  if (impl_->server) return Fail(Error::Internal("HttpServer::Start called twice"));
   auto hp = config::ParseHostPort(listen);
   if (!hp) return Fail(hp.error());
-  auto& svr = impl_->server;
+  if (web && web->tls) {
+    // cpp-httplib's path-taking constructor has no say over protocol versions and reports no
+    // reason when it fails; its callback form lets web_config.cc set the context up and say why.
+    std::optional<Error> tls_error;
+    auto ssl = std::make_unique<httplib::SSLServer>([&](SSL_CTX& ctx) {
+      auto r = ConfigureTlsContext(ctx, *web->tls, web->file);
+      if (!r) tls_error = r.error();
+      return r.has_value();
+    });
+    if (!ssl->is_valid()) {
+      return Fail(tls_error ? *tls_error : Error::Internal("cannot create an SSL context"));
+    }
+    impl_->server = std::move(ssl);
+  } else {
+    impl_->server = std::make_unique<httplib::Server>();
+  }
+  if (web && !web->basic_auth_users.empty()) {
+    impl_->auth = std::make_unique<BasicAuth>(web->basic_auth_users);
+  }
+  impl_->web = std::move(web);
+  impl_->Configure();
+  auto& svr = *impl_->server;
   if (hp->port == 0) {
     port_ = svr.bind_to_any_port(hp->host);
   } else {
@@ -160,14 +210,14 @@ Result<void> HttpServer::Start(const std::string& listen) {
   if (port_ <= 0) {
     return Fail(Error::Unavailable("cannot listen on " + listen + " (address in use or not local?)"));
   }
-  impl_->thread = std::thread([this] { impl_->server.listen_after_bind(); });
+  impl_->thread = std::thread([this] { impl_->server->listen_after_bind(); });
   return {};
 }
 
 void HttpServer::Stop() {
   if (impl_ && impl_->thread.joinable()) {
     impl_->stopping.store(true);
-    impl_->server.stop();
+    impl_->server->stop();
     impl_->thread.join();
   }
 }

@@ -5,6 +5,10 @@
 // The server therefore runs a larger pool, closes idle keep-alive connections after one second and
 // allows few requests per connection. It listens on loopback unless configured otherwise.
 //
+// With a web config (web_config.h) the same server runs on cpp-httplib's SSLServer for TLS, and/or
+// asks every request, health checks included (as exporter-toolkit does), for basic auth before
+// routing it: 401 with `WWW-Authenticate: Basic realm="chorus"` otherwise.
+//
 // Exports (/api/v1/export) stream with chunked transfer encoding: the export writes ~64 KiB chunks
 // straight to the socket, so memory stays flat whatever the range; a client that goes away (or a
 // Stop()) ends the export at its next chunk.
@@ -18,6 +22,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "daemon/web_config.h"
 #include "query/api.h"
 
 namespace chorus::daemon {
@@ -48,8 +53,10 @@ class HttpServer {
   ~HttpServer();
 
   // Binds `listen` ("127.0.0.1:9750", "[::1]:9750", "0.0.0.0:9750"; port 0 picks one) and serves
-  // on a background thread. Fails with kUnavailable when the address cannot be bound.
-  Result<void> Start(const std::string& listen);
+  // on a background thread, with TLS and basic auth as `web` says (nullptr: plain HTTP, no auth).
+  // Fails with kUnavailable when the address cannot be bound, kInvalidArgument when the TLS
+  // context cannot be set up from `web`. Call once.
+  Result<void> Start(const std::string& listen, std::shared_ptr<const WebConfig> web = nullptr);
   void Stop();
   int port() const { return port_; }
 

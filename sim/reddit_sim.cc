@@ -1,6 +1,7 @@
 #include "sim/reddit_sim.h"
 
 #include "sim/loopback_server.h"
+#include "core/base64.h"
 #include "core/strings.h"
 
 #include <httplib.h>
@@ -69,32 +70,6 @@ uint64_t Fnv1a(std::string_view s) {
     h *= 1099511628211ULL;
   }
   return h;
-}
-
-std::optional<std::string> Base64Decode(std::string_view in) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  while (!in.empty() && in.back() == '=') in.remove_suffix(1);
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (const char c : in) {
-    const int v = value(c);
-    if (v < 0) return std::nullopt;
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((acc >> bits) & 0xff);
-    }
-  }
-  return out;
 }
 
 // Reddit's legacy escaping of every string without raw_json=1: & < > become entities.

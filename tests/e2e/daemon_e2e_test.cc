@@ -80,6 +80,18 @@ TEST(CommandLine, CheckConfigReportsEveryProblemWithItsPlace) {
   const RunResult ok = RunCommand({BinPath("chorusd"), "--check-config", "--config", good}, seconds(10));
   EXPECT_EQ(ok.exit_code, 0) << ok.output;
   EXPECT_EQ(RunCommand({BinPath("chorusctl"), "check-config", good}, seconds(10)).exit_code, 0);
+
+  // A web config file chorusd could not use fails the check as it would fail start-up.
+  const std::string with_web = dir.path() + "/web.yml";
+  std::ofstream(dir.path() + "/tls.yml") << "tls_server_config:\n  cert_file: missing.crt\n  key_file: missing.key\n";
+  std::ofstream(with_web) << "storage:\n  path: " << dir.path() << "/store\nhttp:\n  web_config_file: tls.yml\n"
+                          << "campaigns:\n  - name: c\n    hashtags: [a]\n";
+  for (const auto& argv : {std::vector<std::string>{BinPath("chorusd"), "--check-config", "--config", with_web},
+                           std::vector<std::string>{BinPath("chorusctl"), "check-config", with_web}}) {
+    const RunResult r = RunCommand(argv, seconds(10));
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_NE(r.output.find("missing.crt"), std::string::npos) << r.output;
+  }
 }
 
 TEST(CommandLine, BadArgumentsAndUnusableResourcesFailWithOneClearLine) {
