@@ -133,6 +133,7 @@ Result<int64_t> ExportPosts(const store::Store& store, const ExportRequest& r, C
   scan.platform = r.platform;
   scan.from_ms = r.from_ms;
   scan.to_ms = r.to_ms;
+  scan.read_through = true;
   auto scanned = store.ScanPosts(scan, [&](const store::StoredPost& p, const std::string&) {
     if (r.format == Format::kCsv) {
       AppendPostCsv(w.buf(), p);

@@ -533,6 +533,11 @@ Result<std::vector<RefreshEntry>> Store::DueRefreshes(const std::string& source,
 
 namespace {
 
+// What a scan that reads its whole range (PostScan::read_through) asks of the file system at a
+// time: on a 1M-post export, 256 KiB cut wall time by a fifth (fewer, larger reads); more did not
+// help.
+constexpr size_t kScanReadAhead = 256u << 10;
+
 // Index entries of a scan whose post only `posts` holds (schema 1), read a batch at a time with
 // RocksDB's batched MultiGet (keys of one batch that share a data block read it once; values are
 // pinned, not copied), so memory stays that of one batch however many posts a scan visits.
@@ -586,13 +591,14 @@ class LegacyPosts {
 // campaign with few of the posts), so a dense campaign is read as sequentially as all posts.
 class EntryFollower {
  public:
-  EntryFollower(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* index, int64_t to_ms) {
+  EntryFollower(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* index, int64_t to_ms, bool read_ahead) {
     upper_ = IndexPrefix("");
     AppendBigEndian(&upper_, to_ms);
     upper_slice_ = rocksdb::Slice(upper_);
     rocksdb::ReadOptions ro;
     ro.iterate_upper_bound = &upper_slice_;
     ro.fill_cache = false;
+    if (read_ahead) ro.readahead_size = kScanReadAhead;
     it_.reset(db->NewIterator(ro, index));
   }
 
@@ -648,6 +654,7 @@ Result<void> Store::ScanPosts(const PostScan& scan, const PostVisitor& visit) co
   // A long scan (an export) reads the whole range once: caching its blocks would only evict what
   // the daemon reads repeatedly.
   ro.fill_cache = false;
+  if (scan.read_through) ro.readahead_size = kScanReadAhead;
   std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->post_index));
   it->Seek(start);
   if (resume && it->Valid() && it->key().ToStringView() == scan.after) it->Next();
@@ -655,7 +662,9 @@ Result<void> Store::ScanPosts(const PostScan& scan, const PostVisitor& visit) co
   // "" entries hold their post (schema 2), so posts are read in the order they are stored; a
   // campaign's entries lead to those. Posts of schema 1 stores are looked up in batches.
   std::optional<EntryFollower> follower;
-  if (!scan.campaign.empty()) follower.emplace(impl_->db.get(), impl_->post_index, scan.to_ms);
+  if (!scan.campaign.empty()) {
+    follower.emplace(impl_->db.get(), impl_->post_index, scan.to_ms, scan.read_through);
+  }
   constexpr size_t kChunk = 512;
   LegacyPosts legacy(impl_->db.get(), impl_->posts, kChunk);
   StoredPost post;

@@ -152,6 +152,7 @@ struct PostScan {
   int64_t from_ms = INT64_MIN;  // created_at in [from_ms, to_ms)
   int64_t to_ms = INT64_MAX;
   std::string after;      // resume after this cursor (from a previous visit); "" = from the start
+  bool read_through = false;  // the caller reads most of the range (an export): read ahead
 };
 
 // What Open's error says when another process (a running chorusd) holds the store's lock.

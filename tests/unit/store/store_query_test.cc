@@ -108,6 +108,8 @@ TEST(StoreScan, DenseAndSparseCampaignsVisitTheirPostsInOrderAndPageByCursor) {
   EXPECT_EQ(Scan(**store, {}), all);
   EXPECT_EQ(Scan(**store, {.campaign = "dense"}), dense);
   EXPECT_EQ(Scan(**store, {.campaign = "sparse"}), sparse);
+  EXPECT_EQ(Scan(**store, {.campaign = "dense", .read_through = true}), dense);  // an export's scan
+  EXPECT_EQ(Scan(**store, {.read_through = true}), all);
   for (const std::string campaign : {"dense", "sparse"}) {
     std::vector<std::string> paged;
     std::string cursor;
