@@ -261,7 +261,7 @@ int Main(int argc, char** argv) {
                                   "--campaign", "fund-our-schools", "--out", csv},
                                  dir + "/export.log");
   const int64_t camp_rows = CountDataLines(csv);
-  std::printf("export:  one campaign (fund-our-schools, 2 of 3 hashtags): exit %d, %s rows, %.2f s wall, %.2f s CPU, peak RSS %.0f MB -> %s rows/s\n",
+  std::printf("export:  one campaign (fund-our-schools: every post matches its keyword): exit %d, %s rows, %.2f s wall, %.2f s CPU, peak RSS %.0f MB -> %s rows/s\n",
               camp.exit_code, Grouped(camp_rows).c_str(), camp.wall_s, camp.cpu_s, camp.max_rss_kb / 1024.0,
               Grouped(static_cast<int64_t>(camp_rows / camp.wall_s)).c_str());
   std::filesystem::remove(csv);
