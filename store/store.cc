@@ -591,7 +591,8 @@ class LegacyPosts {
 // campaign with few of the posts), so a dense campaign is read as sequentially as all posts.
 class EntryFollower {
  public:
-  EntryFollower(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* index, int64_t to_ms, bool read_ahead) {
+  EntryFollower(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* index, int64_t to_ms,
+                bool read_ahead) {
     upper_ = IndexPrefix("");
     AppendBigEndian(&upper_, to_ms);
     upper_slice_ = rocksdb::Slice(upper_);
@@ -612,7 +613,8 @@ class EntryFollower {
       it_->Seek(target_);
       positioned_ = true;
     } else {
-      for (int step = 0; step < kMaxSteps && it_->Valid() && it_->key().compare(target_) < 0; ++step) {
+      for (int step = 0; step < kMaxSteps && it_->Valid() && it_->key().compare(target_) < 0;
+           ++step) {
         it_->Next();
       }
       if (it_->Valid() && it_->key().compare(target_) < 0) it_->Seek(target_);
