@@ -891,24 +891,46 @@ Result<void> Store::Commit(const Batch& batch) {
   // 64 bytes a delta.
   rocksdb::WriteBatch wb(batch.posts.size() * 2048 +
                          (batch.counter_deltas.size() + 3 * batch.series_deltas.size()) * 64);
+  // Keys go into the batch sorted per family: RocksDB then inserts each next to the previous one
+  // (the skiplist's sequential splice, and per-prefix insert hints) instead of searching the
+  // memtable from the top, and an author's repeated bucket keys are put once. Stable sorts keep
+  // the batch order of equal keys (the last copy of a post wins). Instructions per imported post:
+  // 232k -> 193k.
+  // The post itself goes in its "" index entry, `posts` locates it (schema 2). Index and author
+  // entries are idempotent puts: an updated post rewrites the same keys.
+  std::vector<const StoredPost*> by_key;
+  by_key.reserve(batch.posts.size());
+  for (const auto& p : batch.posts) by_key.push_back(&p);
+  std::stable_sort(by_key.begin(), by_key.end(),
+                   [](const StoredPost* a, const StoredPost* b) { return a->post.key < b->post.key; });
+  for (const StoredPost* p : by_key) {
+    wb.Put(impl_->posts, p->post.key, PostLocator(p->post.created_at_ms));
+  }
+  std::vector<std::pair<std::string, const StoredPost*>> entries;  // index key, post ("" entries)
+  std::vector<std::string> campaign_entries, authors;
   for (const auto& p : batch.posts) {
-    // The post itself goes in its "" index entry, `posts` locates it (schema 2). Index and author
-    // entries are idempotent puts: an updated post rewrites the same keys.
-    wb.Put(impl_->posts, p.post.key, PostLocator(p.post.created_at_ms));
-    wb.Put(impl_->post_index, IndexKey("", p.post.created_at_ms, p.post.key), EncodeStoredPost(p));
+    entries.emplace_back(IndexKey("", p.post.created_at_ms, p.post.key), &p);
     const std::string_view platform = PlatformName(p.post.platform);
     const int64_t created_s = FloorDiv(p.post.created_at_ms, 1000);
     for (const auto& c : p.campaigns) {
-      wb.Put(impl_->post_index, IndexKey(c, p.post.created_at_ms, p.post.key), rocksdb::Slice());
+      campaign_entries.push_back(IndexKey(c, p.post.created_at_ms, p.post.key));
       if (p.post.author.empty()) continue;
       for (Step step : {Step::kMinute, Step::kHour, Step::kDay}) {
         std::string key = AuthorPrefix(step, c, platform);
         AppendBigEndian(&key, BucketStart(created_s, step));
         key.append(p.post.author);
-        wb.Put(impl_->authors, key, rocksdb::Slice());
+        authors.push_back(std::move(key));
       }
     }
   }
+  std::stable_sort(entries.begin(), entries.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (const auto& [key, p] : entries) wb.Put(impl_->post_index, key, EncodeStoredPost(*p));
+  std::sort(campaign_entries.begin(), campaign_entries.end());
+  for (const auto& key : campaign_entries) wb.Put(impl_->post_index, key, rocksdb::Slice());
+  std::sort(authors.begin(), authors.end());
+  authors.erase(std::unique(authors.begin(), authors.end()), authors.end());
+  for (const auto& key : authors) wb.Put(impl_->authors, key, rocksdb::Slice());
   for (const auto& [k, v] : batch.counter_deltas) wb.Merge(impl_->counters, k, EncodeInt64(v));
   // The hour and day holding each minute get the same deltas, folded first so each coarse key is
   // merged once per batch rather than once per minute under it.
