@@ -8,15 +8,25 @@ constexpr char kFieldSep = '\x1f';
 constexpr char kPairSep = '\x1e';
 }  // namespace
 
+namespace {
+void AppendLabel(std::string* out, std::string_view k, std::string_view v) {
+  out->push_back(kFieldSep);
+  out->append(k);
+  out->push_back(kPairSep);
+  out->append(v);
+}
+}  // namespace
+
 std::string CounterKey::Encode() const {
   std::string out = name;
-  for (const auto& [k, v] : labels) {
-    out += kFieldSep;
-    out += k;
-    out += kPairSep;
-    out += v;
-  }
+  for (const auto& [k, v] : labels) AppendLabel(&out, k, v);
   return out;
+}
+
+void CounterKey::EncodeTo(std::string* out, std::string_view name,
+                          std::initializer_list<std::pair<std::string_view, std::string_view>> labels) {
+  out->assign(name);
+  for (const auto& [k, v] : labels) AppendLabel(out, k, v);
 }
 
 std::optional<CounterKey> CounterKey::Decode(std::string_view s) {

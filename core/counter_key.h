@@ -5,8 +5,10 @@
 // only from configuration (design §7), so the set of keys is bounded.
 #pragma once
 
+#include <initializer_list>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -17,6 +19,10 @@ struct CounterKey {
   std::vector<std::pair<std::string, std::string>> labels;  // in the order the metric defines
 
   std::string Encode() const;
+  // The same encoding written into `out` (replacing its contents) from views, for hot paths that
+  // encode the same few keys over and over without building a CounterKey.
+  static void EncodeTo(std::string* out, std::string_view name,
+                       std::initializer_list<std::pair<std::string_view, std::string_view>> labels);
   static std::optional<CounterKey> Decode(std::string_view encoded);
   bool operator==(const CounterKey&) const = default;
 };

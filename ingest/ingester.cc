@@ -10,32 +10,52 @@
 namespace chorus::ingest {
 namespace {
 
+// Sums a page's counter and series deltas. Keys are encoded into one reused buffer and looked up
+// before a map node is made: the same few keys recur for every post of a page.
 struct Deltas {
   store::Batch* batch;
-  void Counter(const char* name, std::vector<std::pair<std::string, std::string>> labels, int64_t d) {
+  std::string key;
+  using Labels = std::initializer_list<std::pair<std::string_view, std::string_view>>;
+  static void Add(std::map<std::string, int64_t>& sums, const std::string& key, int64_t d) {
+    if (auto it = sums.find(key); it != sums.end()) {
+      it->second += d;
+    } else {
+      sums.emplace(key, d);
+    }
+  }
+  void Counter(const char* name, Labels labels, int64_t d) {
     if (d <= 0) return;
-    batch->counter_deltas[CounterKey{name, std::move(labels)}.Encode()] += d;
+    CounterKey::EncodeTo(&key, name, labels);
+    Add(batch->counter_deltas, key, d);
   }
   void Series(std::string_view metric, std::string_view campaign, std::string_view platform,
               std::string_view term, int64_t created_ms, int64_t d) {
     if (d <= 0) return;
     const int64_t created_s = created_ms >= 0 ? created_ms / 1000 : (created_ms - 999) / 1000;
-    batch->series_deltas[store::SeriesKey(metric, campaign, platform, term,
-                                          store::BucketStart(created_s, store::Step::kMinute))] += d;
+    store::SeriesKeyTo(&key, metric, campaign, platform, term,
+                       store::BucketStart(created_s, store::Step::kMinute));
+    Add(batch->series_deltas, key, d);
   }
 };
 
 void AddEngagement(Deltas& d, const std::vector<std::string>& campaigns, std::string_view platform,
                    int64_t created_ms, const Engagement& delta) {
-  const std::pair<const char*, int64_t> kinds[] = {
-      {"like", delta.likes}, {"repost", delta.reposts}, {"reply", delta.replies}, {"quote", delta.quotes}};
+  struct Kind {
+    const char* kind;
+    const char* metric;  // its series
+    int64_t v;
+  };
+  const Kind kinds[] = {{"like", "engagement_like", delta.likes},
+                        {"repost", "engagement_repost", delta.reposts},
+                        {"reply", "engagement_reply", delta.replies},
+                        {"quote", "engagement_quote", delta.quotes}};
   int64_t total = 0;
-  for (const auto& [kind, v] : kinds) {
+  for (const auto& [kind, metric, v] : kinds) {
     if (v <= 0) continue;
     total += v;
     for (const auto& c : campaigns) {
-      d.Counter(kEngagementTotal, {{"campaign", c}, {"platform", std::string(platform)}, {"kind", kind}}, v);
-      d.Series(std::string("engagement_") + kind, c, platform, "", created_ms, v);
+      d.Counter(kEngagementTotal, {{"campaign", c}, {"platform", platform}, {"kind", kind}}, v);
+      d.Series(metric, c, platform, "", created_ms, v);
     }
   }
   for (const auto& c : campaigns) d.Series("engagement", c, platform, "", created_ms, total);

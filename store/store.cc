@@ -214,15 +214,22 @@ int64_t BucketStart(int64_t unix_s, Step step) {
   return (unix_s % size < 0 ? q - 1 : q) * size;
 }
 
-std::string SeriesKey(std::string_view metric, std::string_view campaign, std::string_view platform,
-                      std::string_view term, int64_t bucket_start_s) {
-  std::string key;
+void SeriesKeyTo(std::string* out, std::string_view metric, std::string_view campaign,
+                 std::string_view platform, std::string_view term, int64_t bucket_start_s) {
+  std::string& key = *out;
+  key.clear();
   key.reserve(metric.size() + campaign.size() + platform.size() + term.size() + 12);
   key.append(metric).push_back(kSep);
   key.append(campaign).push_back(kSep);
   key.append(platform).push_back(kSep);
   key.append(term).push_back(kSep);
   AppendBigEndian(&key, bucket_start_s);
+}
+
+std::string SeriesKey(std::string_view metric, std::string_view campaign, std::string_view platform,
+                      std::string_view term, int64_t bucket_start_s) {
+  std::string key;
+  SeriesKeyTo(&key, metric, campaign, platform, term, bucket_start_s);
   return key;
 }
 

@@ -79,6 +79,9 @@ int64_t BucketStart(int64_t unix_s, Step step);
 // bucket start in unix seconds, big-endian so keys sort by time.
 std::string SeriesKey(std::string_view metric, std::string_view campaign, std::string_view platform,
                       std::string_view term, int64_t bucket_start_s);
+// The same key written into `out` (replacing its contents), for hot paths that reuse a buffer.
+void SeriesKeyTo(std::string* out, std::string_view metric, std::string_view campaign,
+                 std::string_view platform, std::string_view term, int64_t bucket_start_s);
 std::string CursorKey(std::string_view source, std::string_view query);
 
 // One scheduled engagement refresh of a known post.

@@ -71,6 +71,14 @@ TEST(CounterKey, RoundTripsIncludingEmptyLabelValues) {
   EXPECT_FALSE(CounterKey::Decode("name\x1fnolabelsep"));
 }
 
+TEST(CounterKey, EncodeToWritesWhatEncodeReturnsOverAReusedBuffer) {
+  std::string buf = "left over from a longer key, to be replaced";
+  CounterKey::EncodeTo(&buf, "chorus_posts_total", {{"campaign", "c"}, {"platform", "x"}});
+  EXPECT_EQ(buf, (CounterKey{"chorus_posts_total", {{"campaign", "c"}, {"platform", "x"}}}.Encode()));
+  CounterKey::EncodeTo(&buf, "m", {});
+  EXPECT_EQ(buf, "m");
+}
+
 TEST(JsonEscape, EscapesQuotesControlsAndKeepsUtf8) {
   EXPECT_EQ(JsonString("a\"b\\c\n\x01é"), "\"a\\\"b\\\\c\\n\\u0001é\"");
   EXPECT_EQ(HtmlEscape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");

@@ -183,6 +183,12 @@ TEST(Series, BucketEdgesAreUtcAndFloorNegativeTimes) {
   EXPECT_EQ(BucketStart(1709251200, Step::kDay), 1709251200);
 }
 
+TEST(Series, SeriesKeyToWritesWhatSeriesKeyReturns) {
+  std::string buf = "a longer key left in the buffer by an earlier call";
+  SeriesKeyTo(&buf, "posts", "c", "mastodon", "edequity", 1773151440);
+  EXPECT_EQ(buf, SeriesKey("posts", "c", "mastodon", "edequity", 1773151440));
+}
+
 TEST(Series, HourAndDayBucketsAreWrittenWithTheMinutes) {
   testing::TempDir dir;
   auto store = Store::Open(dir.path());
