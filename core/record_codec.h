@@ -36,6 +36,19 @@ inline void PutList(std::string* out, const std::vector<std::string>& list) {
   for (const auto& s : list) PutString(out, s);
 }
 
+// A signed 64-bit integer as 8 big-endian bytes with the sign bit flipped, so byte-wise order is
+// numeric order (negative times before positive ones): the time part of RocksDB keys.
+inline void PutOrderedInt64(std::string* out, int64_t v) {
+  const uint64_t u = static_cast<uint64_t>(v) ^ (1ULL << 63);
+  for (int i = 7; i >= 0; --i) out->push_back(static_cast<char>((u >> (8 * i)) & 0xff));
+}
+// The inverse, from the 8 bytes PutOrderedInt64 wrote.
+inline int64_t ReadOrderedInt64(std::string_view s) {
+  uint64_t u = 0;
+  for (char c : s) u = (u << 8) | static_cast<uint8_t>(c);
+  return static_cast<int64_t>(u ^ (1ULL << 63));
+}
+
 class Reader {
  public:
   explicit Reader(std::string_view in) : in_(in) {}

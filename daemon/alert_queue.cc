@@ -74,12 +74,6 @@ bool ReadAlert(Reader& r, Alert* a) {
   return r.List(&a->receivers);
 }
 
-void PutBigEndian(std::string* out, int64_t v) {
-  // Offset so negative times still sort before positive ones.
-  const uint64_t u = static_cast<uint64_t>(v) ^ (1ULL << 63);
-  for (int i = 7; i >= 0; --i) out->push_back(static_cast<char>((u >> (8 * i)) & 0xff));
-}
-
 constexpr Platform kAllPlatforms[] = {Platform::kMastodon, Platform::kBluesky, Platform::kX,
                                       Platform::kReddit};
 
@@ -97,7 +91,7 @@ std::string_view DeliveryStateName(DeliveryState state) {
 
 std::string AlertLogKey(const Alert& alert) {
   std::string k;
-  PutBigEndian(&k, alert.created_ms);
+  codec::PutOrderedInt64(&k, alert.created_ms);
   k += alert.key;
   return k;
 }

@@ -18,6 +18,8 @@
 #include <optional>
 #include <unordered_map>
 
+#include "core/record_codec.h"
+
 namespace chorus::store {
 namespace {
 
@@ -37,17 +39,9 @@ int64_t DecodeInt64(std::string_view s) {
   return static_cast<int64_t>(v);
 }
 
-void AppendBigEndian(std::string* out, int64_t v) {
-  // Offset so negative times still sort before positive ones.
-  const uint64_t u = static_cast<uint64_t>(v) ^ (1ULL << 63);
-  for (int i = 7; i >= 0; --i) out->push_back(static_cast<char>((u >> (8 * i)) & 0xff));
-}
-
-int64_t ReadBigEndian(std::string_view s) {
-  uint64_t u = 0;
-  for (char c : s) u = (u << 8) | static_cast<uint8_t>(c);
-  return static_cast<int64_t>(u ^ (1ULL << 63));
-}
+// Times in keys are written with codec::PutOrderedInt64, so keys sort by time.
+using codec::PutOrderedInt64;
+using codec::ReadOrderedInt64;
 
 // Counters and series buckets are sums: each write merges a delta instead of read-modify-write,
 // so concurrent pages never lose an increment and a page's deltas commit with its cursor.
@@ -91,7 +85,7 @@ std::string IndexPrefix(std::string_view campaign) {
 
 std::string IndexKey(std::string_view campaign, int64_t created_ms, std::string_view post_key) {
   std::string key = IndexPrefix(campaign);
-  AppendBigEndian(&key, created_ms);
+  PutOrderedInt64(&key, created_ms);
   key.append(post_key);
   return key;
 }
@@ -104,13 +98,13 @@ constexpr char kLocatorFormat = '\x02';
 
 std::string PostLocator(int64_t created_ms) {
   std::string v(1, kLocatorFormat);
-  AppendBigEndian(&v, created_ms);
+  PutOrderedInt64(&v, created_ms);
   return v;
 }
 
 std::optional<int64_t> ParsePostLocator(std::string_view v) {
   if (v.size() != 9 || v[0] != kLocatorFormat) return std::nullopt;
-  return ReadBigEndian(v.substr(1));
+  return ReadOrderedInt64(v.substr(1));
 }
 
 std::string AuthorPrefix(Step step, std::string_view campaign, std::string_view platform) {
@@ -163,7 +157,7 @@ class RetentionFilter : public rocksdb::CompactionFilter {
         if (key.size() < 8) return false;
         const Step step = kind_ == Kind::kSeries1m ? Step::kMinute
                           : kind_ == Kind::kSeries1h ? Step::kHour : Step::kDay;
-        return BucketExpired(ReadBigEndian(key.substr(key.size() - 8)), step, KeepFor(step));
+        return BucketExpired(ReadOrderedInt64(key.substr(key.size() - 8)), step, KeepFor(step));
       }
       case Kind::kAuthors: {
         if (key.empty()) return false;
@@ -171,12 +165,12 @@ class RetentionFilter : public rocksdb::CompactionFilter {
         const size_t first = key.find(kSep);
         const size_t second = first == std::string_view::npos ? first : key.find(kSep, first + 1);
         if (second == std::string_view::npos || key.size() < second + 9) return false;
-        return BucketExpired(ReadBigEndian(key.substr(second + 1, 8)), step, KeepFor(step));
+        return BucketExpired(ReadOrderedInt64(key.substr(second + 1, 8)), step, KeepFor(step));
       }
       case Kind::kPostIndex: {
         const size_t sep = key.find(kSep);
         if (sep == std::string_view::npos || key.size() < sep + 9) return false;
-        return PostExpired(ReadBigEndian(key.substr(sep + 1, 8)));
+        return PostExpired(ReadOrderedInt64(key.substr(sep + 1, 8)));
       }
       case Kind::kPosts: {
         if (retention_.posts_s <= 0) return false;
@@ -223,7 +217,7 @@ void SeriesKeyTo(std::string* out, std::string_view metric, std::string_view cam
   key.append(campaign).push_back(kSep);
   key.append(platform).push_back(kSep);
   key.append(term).push_back(kSep);
-  AppendBigEndian(&key, bucket_start_s);
+  PutOrderedInt64(&key, bucket_start_s);
 }
 
 std::string SeriesKey(std::string_view metric, std::string_view campaign, std::string_view platform,
@@ -482,7 +476,7 @@ Result<std::vector<std::pair<int64_t, int64_t>>> Store::ReadSeries(
   std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->SeriesFamily(step)));
   for (it->Seek(start); it->Valid(); it->Next()) {
     const auto key = it->key().ToStringView();
-    out.emplace_back(ReadBigEndian(key.substr(key.size() - 8)), DecodeInt64(it->value().ToStringView()));
+    out.emplace_back(ReadOrderedInt64(key.substr(key.size() - 8)), DecodeInt64(it->value().ToStringView()));
   }
   if (!it->status().ok()) return Fail(StorageError("cannot read series", it->status()));
   return out;
@@ -499,7 +493,7 @@ Result<int64_t> Store::CountPosts() const {
 std::string RefreshEntry::StoreKey() const {
   std::string key = source;
   key.push_back(kSep);
-  AppendBigEndian(&key, due_ms);
+  PutOrderedInt64(&key, due_ms);
   key.append(post_key);
   return key;
 }
@@ -514,7 +508,7 @@ Result<std::vector<RefreshEntry>> Store::DueRefreshes(const std::string& source,
   start.push_back(kSep);
   const size_t prefix = start.size();
   std::string end = start;
-  AppendBigEndian(&end, now_ms + 1);
+  PutOrderedInt64(&end, now_ms + 1);
   rocksdb::ReadOptions ro;
   rocksdb::Slice upper(end);
   ro.iterate_upper_bound = &upper;
@@ -526,7 +520,7 @@ Result<std::vector<RefreshEntry>> Store::DueRefreshes(const std::string& source,
     if (key.size() < prefix + 8) continue;
     RefreshEntry e;
     e.source = source;
-    e.due_ms = ReadBigEndian(key.substr(prefix, 8));
+    e.due_ms = ReadOrderedInt64(key.substr(prefix, 8));
     e.post_key = std::string(key.substr(prefix + 8));
     const size_t sep = value.find(kSep);
     if (sep == std::string_view::npos) continue;
@@ -601,7 +595,7 @@ class EntryFollower {
   EntryFollower(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* index, int64_t to_ms,
                 bool read_ahead) {
     upper_ = IndexPrefix("");
-    AppendBigEndian(&upper_, to_ms);
+    PutOrderedInt64(&upper_, to_ms);
     upper_slice_ = rocksdb::Slice(upper_);
     rocksdb::ReadOptions ro;
     ro.iterate_upper_bound = &upper_slice_;
@@ -644,9 +638,9 @@ class EntryFollower {
 Result<void> Store::ScanPosts(const PostScan& scan, const PostVisitor& visit) const {
   const std::string prefix = IndexPrefix(scan.campaign);
   std::string start = prefix;
-  AppendBigEndian(&start, scan.from_ms);
+  PutOrderedInt64(&start, scan.from_ms);
   std::string end = prefix;
-  AppendBigEndian(&end, scan.to_ms);
+  PutOrderedInt64(&end, scan.to_ms);
   if (!scan.after.empty() && scan.after.compare(0, prefix.size(), prefix) != 0) {
     return Fail(Error::InvalidArgument("cursor does not belong to this query"));
   }
@@ -741,8 +735,8 @@ Result<void> ForEachAuthor(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, std
     if (!platform.empty() && kPlatformNames[pi] != platform) continue;
     const std::string prefix = AuthorPrefix(step, campaign, kPlatformNames[pi]);
     std::string start = prefix, end = prefix;
-    AppendBigEndian(&start, from_s);
-    AppendBigEndian(&end, to_s);
+    PutOrderedInt64(&start, from_s);
+    PutOrderedInt64(&end, to_s);
     rocksdb::ReadOptions ro;
     rocksdb::Slice upper(end);
     ro.iterate_upper_bound = &upper;
@@ -750,7 +744,7 @@ Result<void> ForEachAuthor(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, std
     for (it->Seek(start); it->Valid(); it->Next()) {
       const auto key = it->key().ToStringView();
       if (key.size() < prefix.size() + 8) continue;
-      visit(pi, ReadBigEndian(key.substr(prefix.size(), 8)), key.substr(prefix.size() + 8));
+      visit(pi, ReadOrderedInt64(key.substr(prefix.size(), 8)), key.substr(prefix.size() + 8));
     }
     if (!it->status().ok()) return Fail(StorageError("cannot read authors", it->status()));
   }
@@ -851,7 +845,7 @@ Result<std::vector<Gap>> Store::ReadGaps(int64_t from_ms, int64_t to_ms) const {
     const auto value = it->value().ToStringView();
     const size_t sep = key.find(kSep);
     if (sep == std::string_view::npos || key.size() != sep + 9 || value.size() != 8) continue;
-    Gap g{std::string(key.substr(0, sep)), ReadBigEndian(key.substr(sep + 1)), ReadBigEndian(value)};
+    Gap g{std::string(key.substr(0, sep)), ReadOrderedInt64(key.substr(sep + 1)), ReadOrderedInt64(value)};
     if (g.to_ms > from_ms && g.from_ms < to_ms) out.push_back(std::move(g));
   }
   if (!it->status().ok()) return Fail(StorageError("cannot read gaps", it->status()));
@@ -924,7 +918,7 @@ Result<void> Store::Commit(const Batch& batch) {
       if (p.post.author.empty()) continue;
       for (Step step : {Step::kMinute, Step::kHour, Step::kDay}) {
         std::string key = AuthorPrefix(step, c, platform);
-        AppendBigEndian(&key, BucketStart(created_s, step));
+        PutOrderedInt64(&key, BucketStart(created_s, step));
         key.append(p.post.author);
         authors.push_back(std::move(key));
       }
@@ -945,10 +939,10 @@ Result<void> Store::Commit(const Batch& batch) {
   for (const auto& [k, v] : batch.series_deltas) {
     wb.Merge(impl_->series, k, EncodeInt64(v));
     const std::string_view prefix = std::string_view(k).substr(0, k.size() - 8);
-    const int64_t minute = ReadBigEndian(std::string_view(k).substr(k.size() - 8));
+    const int64_t minute = ReadOrderedInt64(std::string_view(k).substr(k.size() - 8));
     std::string hour(prefix), day(prefix);
-    AppendBigEndian(&hour, BucketStart(minute, Step::kHour));
-    AppendBigEndian(&day, BucketStart(minute, Step::kDay));
+    PutOrderedInt64(&hour, BucketStart(minute, Step::kHour));
+    PutOrderedInt64(&day, BucketStart(minute, Step::kDay));
     hour_deltas[std::move(hour)] += v;
     day_deltas[std::move(day)] += v;
   }
@@ -964,9 +958,9 @@ Result<void> Store::Commit(const Batch& batch) {
   for (const auto& g : batch.gaps) {
     std::string key = g.source;
     key.push_back(kSep);
-    AppendBigEndian(&key, g.from_ms);
+    PutOrderedInt64(&key, g.from_ms);
     std::string value;
-    AppendBigEndian(&value, g.to_ms);
+    PutOrderedInt64(&value, g.to_ms);
     wb.Put(impl_->gaps, key, value);
   }
   // The WAL is written before Write returns, so a killed process loses nothing it committed;
