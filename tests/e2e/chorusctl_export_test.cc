@@ -18,14 +18,6 @@ namespace {
 
 using std::chrono::seconds;
 
-std::string OneLine(const std::string& fixture) {
-  std::string body = ReadFixture(fixture);
-  EXPECT_FALSE(body.empty()) << fixture;
-  body.erase(std::remove(body.begin(), body.end(), '\n'), body.end());
-  body.erase(std::remove(body.begin(), body.end(), '\r'), body.end());
-  return body;
-}
-
 // RFC 4180: fields separated by commas, quoted when they hold commas, quotes or newlines.
 // Leading provenance lines (starting with '#') are dropped; the first row is the header.
 std::vector<std::vector<std::string>> ParseCsv(const std::string& text) {
@@ -114,8 +106,8 @@ class ChorusctlExport : public ::testing::Test {
   // One #hoot status on Mastodon; on Bluesky 25 redistricting posts of which one carries #txlege.
   void ImportFixtures() {
     const std::string m = dir_.path() + "/m.jsonl", b = dir_.path() + "/b.jsonl";
-    std::ofstream(m) << OneLine("mastodon/timeline_tag_hoot.json") << "\n";
-    std::ofstream(b) << OneLine("bluesky/searchPosts_redistricting.json") << "\n";
+    std::ofstream(m) << FixtureOnOneLine("mastodon/timeline_tag_hoot.json") << "\n";
+    std::ofstream(b) << FixtureOnOneLine("bluesky/searchPosts_redistricting.json") << "\n";
     for (const auto& [platform, file] : {std::pair{"mastodon", m}, std::pair{"bluesky", b}}) {
       const RunResult r = RunCommand({BinPath("chorusctl"), "import", "--config", config_, "--platform",
                                       platform, "--strict", file},

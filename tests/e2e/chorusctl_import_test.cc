@@ -19,15 +19,6 @@ namespace {
 
 using std::chrono::seconds;
 
-// A fixture body on one line (the bodies are JSON: newlines in them are only whitespace).
-std::string OneLine(const std::string& fixture) {
-  std::string body = ReadFixture(fixture);
-  EXPECT_FALSE(body.empty()) << fixture;
-  body.erase(std::remove(body.begin(), body.end(), '\n'), body.end());
-  body.erase(std::remove(body.begin(), body.end(), '\r'), body.end());
-  return body;
-}
-
 void WriteLines(const std::string& path, const std::vector<std::string>& lines) {
   std::ofstream out(path, std::ios::binary);
   for (const auto& l : lines) out << l << "\n";
@@ -109,11 +100,11 @@ size_t CountContaining(const std::vector<std::string>& rows, const std::string& 
 }
 
 TEST_F(ChorusctlImport, TwoPlatformsWithDuplicatesAndBadLinesAreCountedOnceAndImportIsIdempotent) {
-  const std::string page1 = OneLine("mastodon/timeline_tag_limit10_page1.json");  // 10 statuses
-  const std::string page2 = OneLine("mastodon/timeline_tag_limit10_page2.json");  // 10 others
-  const std::string hoot = OneLine("mastodon/timeline_tag_hoot.json");            // 1 status
-  const std::string rstats = OneLine("bluesky/searchPosts_hashtag_rstats_limit100.json");
-  const std::string redistricting = OneLine("bluesky/searchPosts_redistricting.json");
+  const std::string page1 = FixtureOnOneLine("mastodon/timeline_tag_limit10_page1.json");  // 10 statuses
+  const std::string page2 = FixtureOnOneLine("mastodon/timeline_tag_limit10_page2.json");  // 10 others
+  const std::string hoot = FixtureOnOneLine("mastodon/timeline_tag_hoot.json");            // 1 status
+  const std::string rstats = FixtureOnOneLine("bluesky/searchPosts_hashtag_rstats_limit100.json");
+  const std::string redistricting = FixtureOnOneLine("bluesky/searchPosts_redistricting.json");
   const std::string m1 = dir_.path() + "/mastodon-1.jsonl";
   const std::string m2 = dir_.path() + "/mastodon-2.jsonl";
   const std::string b1 = dir_.path() + "/bluesky.jsonl";
@@ -185,8 +176,8 @@ TEST_F(ChorusctlImport, Twarc2JsonlLinesWithTheirExtraKeysAreXPages) {
   const std::string twarc =
       "\"__twarc\":{\"url\":\"https://api.twitter.com/2/tweets/search/recent?query=%23CommTwitter\","
       "\"version\":\"2.14.0\",\"retrieved_at\":\"2021-07-04T13:40:49+00:00\"}";
-  std::string small = OneLine("twitter/search_all_commtwitter_expansions_5.json");
-  std::string large = OneLine("twitter/search_all_commtwitter_expansions_27.json");
+  std::string small = FixtureOnOneLine("twitter/search_all_commtwitter_expansions_5.json");
+  std::string large = FixtureOnOneLine("twitter/search_all_commtwitter_expansions_27.json");
   small.insert(small.rfind('}'), "," + twarc);
   large.insert(large.find('{') + 1, twarc + ",");
   const std::string file = dir_.path() + "/twarc.jsonl";
@@ -216,7 +207,7 @@ TEST_F(ChorusctlImport, Twarc2JsonlLinesWithTheirExtraKeysAreXPages) {
 
 TEST_F(ChorusctlImport, StrictModeFailsOnSkippedLinesAndRetentionIsReported) {
   const std::string file = dir_.path() + "/m.jsonl";
-  WriteLines(file, {OneLine("mastodon/timeline_tag_hoot.json"), "[{\"id\": 1}]"});
+  WriteLines(file, {FixtureOnOneLine("mastodon/timeline_tag_hoot.json"), "[{\"id\": 1}]"});
   const RunResult r = Import("mastodon", {file}, {"--strict", "--home-domain", "mastodon.example"});
   EXPECT_EQ(r.exit_code, 3) << r.output;
   EXPECT_NE(r.output.find(file + ":2: "), std::string::npos) << r.output;
@@ -232,7 +223,7 @@ TEST_F(ChorusctlImport, StrictModeFailsOnSkippedLinesAndRetentionIsReported) {
   std::ofstream(config) << "storage:\n  path: " << other.path() << "/store\n"
                         << "campaigns:\n  - name: rstats\n    hashtags: [rstats]\n";
   const std::string bfile = other.path() + "/b.jsonl";
-  WriteLines(bfile, {OneLine("bluesky/searchPosts_hashtag_rstats_limit100.json")});
+  WriteLines(bfile, {FixtureOnOneLine("bluesky/searchPosts_hashtag_rstats_limit100.json")});
   const RunResult old = RunCommand({BinPath("chorusctl"), "import", "--config", config, "--platform", "bluesky",
                                     bfile},
                                    seconds(60));
@@ -249,7 +240,7 @@ TEST_F(ChorusctlImport, RefusesAStoreThatARunningChorusdHolds) {
   Process d({BinPath("chorusd"), "--config", config_}, log);
   ASSERT_TRUE(WaitFor([&] { return HttpGet(port_, "/readyz").status == 200; }, seconds(30))) << ReadFile(log);
   const std::string file = dir_.path() + "/m.jsonl";
-  WriteLines(file, {OneLine("mastodon/timeline_tag_hoot.json")});
+  WriteLines(file, {FixtureOnOneLine("mastodon/timeline_tag_hoot.json")});
   const RunResult r = Import("mastodon", {file});
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("is in use"), std::string::npos) << r.output;
@@ -261,7 +252,7 @@ TEST_F(ChorusctlImport, RefusesAStoreThatARunningChorusdHolds) {
 
 TEST_F(ChorusctlImport, BadArgumentsFailWithOneLine) {
   const std::string file = dir_.path() + "/m.jsonl";
-  WriteLines(file, {OneLine("mastodon/timeline_tag_hoot.json")});
+  WriteLines(file, {FixtureOnOneLine("mastodon/timeline_tag_hoot.json")});
   struct Case {
     std::vector<std::string> args;
     int exit_code;

@@ -21,12 +21,8 @@
 namespace chorus {
 namespace {
 
-int64_t T(const char* rfc3339) {
-  auto t = ParseRfc3339Ms(rfc3339);
-  EXPECT_TRUE(t) << rfc3339;
-  return t ? *t : 0;
-}
-std::string S(const char* rfc3339) { return std::to_string(T(rfc3339) / 1000); }
+using testing::TimeMs;
+std::string S(const char* rfc3339) { return std::to_string(TimeMs(rfc3339) / 1000); }
 
 Post MakePost(Platform platform, std::string key, const char* created, std::string author,
               int64_t followers, std::vector<std::string> tags, Engagement e, std::string text = "",
@@ -36,7 +32,7 @@ Post MakePost(Platform platform, std::string key, const char* created, std::stri
   p.key = key;
   p.local_id = key;
   p.url = "https://web.example/" + key.substr(key.size() - 2);
-  p.created_at_ms = T(created);
+  p.created_at_ms = TimeMs(created);
   p.author = std::move(author);
   p.author_followers = followers;
   p.hashtags = std::move(tags);
@@ -207,7 +203,7 @@ class QueryApiTest : public ::testing::Test {
   std::unique_ptr<ingest::Ingester> ingester_;
   std::unique_ptr<daemon::HttpServer> server_;
   std::unique_ptr<httplib::Client> client_;
-  int64_t now_ms_ = T("2024-03-02T00:00:00Z");
+  int64_t now_ms_ = TimeMs("2024-03-02T00:00:00Z");
   std::atomic<size_t> sink_chunks_{0}, sink_bytes_{0}, max_sink_chunk_{0};
   std::mutex mu_;
   std::optional<std::promise<ErrorCode>> export_done_;
@@ -383,7 +379,7 @@ TEST_F(QueryApiTest, PostsExportCsvAndNdjsonValueByValue) {
 TEST_F(QueryApiTest, SeriesExportAndGapsInProvenance) {
   IngestKnownPosts();
   store::Batch gap;
-  gap.gaps.push_back({"mastodon-main", T("2024-02-29T06:00:00Z"), T("2024-02-29T07:00:00Z")});
+  gap.gaps.push_back({"mastodon-main", TimeMs("2024-02-29T06:00:00Z"), TimeMs("2024-02-29T07:00:00Z")});
   ASSERT_TRUE(store_->Commit(gap));
   auto r = Get("/api/v1/export?dataset=series&format=csv&campaign=fos&step=1d");
   ASSERT_TRUE(r);
@@ -474,7 +470,7 @@ TEST_F(QueryApiTest, BadRequestsGetJsonErrorsNamingTheParameter) {
 
 TEST_F(QueryApiTest, LargeExportStreamsInBoundedChunksAndStopsWhenTheClientLeaves) {
   constexpr int kPosts = 50'000;
-  const int64_t start = T("2024-02-01T00:00:00Z");
+  const int64_t start = TimeMs("2024-02-01T00:00:00Z");
   const std::string text(300, 'w');
   for (int page = 0; page < kPosts / 1000; ++page) {
     std::vector<Post> posts;

@@ -3,10 +3,13 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include "core/time.h"
 
 namespace chorus::testing {
 
@@ -25,6 +28,20 @@ std::string ReadFixture(const std::string& relative) {
     return "";
   }
   return ReadFile(path);
+}
+
+std::string FixtureOnOneLine(const std::string& relative) {
+  std::string body = ReadFixture(relative);
+  EXPECT_FALSE(body.empty()) << relative;
+  body.erase(std::remove(body.begin(), body.end(), '\n'), body.end());
+  body.erase(std::remove(body.begin(), body.end(), '\r'), body.end());
+  return body;
+}
+
+int64_t TimeMs(const char* rfc3339) {
+  auto t = ParseRfc3339Ms(rfc3339);
+  EXPECT_TRUE(t) << rfc3339;
+  return t ? *t : 0;
 }
 
 TempDir::TempDir() {

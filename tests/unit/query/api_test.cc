@@ -9,12 +9,8 @@
 namespace chorus::query {
 namespace {
 
-int64_t T(const char* rfc3339) {
-  auto t = ParseRfc3339Ms(rfc3339);
-  EXPECT_TRUE(t) << rfc3339;
-  return t ? *t : 0;
-}
-int64_t S(const char* rfc3339) { return T(rfc3339) / 1000; }
+using testing::TimeMs;
+int64_t S(const char* rfc3339) { return TimeMs(rfc3339) / 1000; }
 
 class ApiTest : public ::testing::Test {
  protected:
@@ -38,7 +34,7 @@ class ApiTest : public ::testing::Test {
     store::StoredPost sp;
     sp.post.platform = platform;
     sp.post.key = key;
-    sp.post.created_at_ms = T(at);
+    sp.post.created_at_ms = TimeMs(at);
     sp.post.author = author;
     sp.post.engagement = e;
     sp.post.author_followers = followers;
@@ -47,7 +43,7 @@ class ApiTest : public ::testing::Test {
     ASSERT_TRUE(store_->Commit(b));
   }
   ApiResponse Get(std::string_view endpoint, Params p) {
-    return HandleApi(endpoint, p, config_, *store_, T("2024-03-01T12:00:00Z"));
+    return HandleApi(endpoint, p, config_, *store_, TimeMs("2024-03-01T12:00:00Z"));
   }
 
   testing::TempDir dir_;

@@ -9,11 +9,7 @@
 namespace chorus::query {
 namespace {
 
-int64_t T(const char* rfc3339) {
-  auto t = ParseRfc3339Ms(rfc3339);
-  EXPECT_TRUE(t) << rfc3339;
-  return t ? *t : 0;
-}
+using testing::TimeMs;
 
 class ExportTest : public ::testing::Test {
  protected:
@@ -30,7 +26,7 @@ class ExportTest : public ::testing::Test {
       store::StoredPost sp;
       sp.post.platform = Platform::kBluesky;
       sp.post.key = "at://did:plc:x/app.bsky.feed.post/" + std::to_string(1000000 + i);
-      sp.post.created_at_ms = T(start) + i * 1000;
+      sp.post.created_at_ms = TimeMs(start) + i * 1000;
       sp.post.author = "u" + std::to_string(i % 7) + ".bsky.social";
       sp.post.text = text;
       sp.campaigns = {"fos"};
@@ -39,7 +35,7 @@ class ExportTest : public ::testing::Test {
     ASSERT_TRUE(store_->Commit(b));
   }
   ExportRequest Parse(std::map<std::string, std::string> p) {
-    auto r = ParseExportRequest(p, config_, T("2024-03-01T00:00:00Z"));
+    auto r = ParseExportRequest(p, config_, TimeMs("2024-03-01T00:00:00Z"));
     EXPECT_TRUE(r) << r.error().ToString();
     return r ? *r : ExportRequest{};
   }
@@ -56,14 +52,14 @@ TEST_F(ExportTest, ParsesTheSameParametersAsTheApi) {
   EXPECT_EQ(r.format, Format::kNdjson);
   EXPECT_EQ(r.campaign, "fos");
   EXPECT_EQ(r.platform, "x");
-  EXPECT_EQ(r.from_ms, T("2024-02-29T00:00:00Z"));
-  EXPECT_EQ(r.to_ms, T("2024-03-01T00:00:00Z"));
+  EXPECT_EQ(r.from_ms, TimeMs("2024-02-29T00:00:00Z"));
+  EXPECT_EQ(r.to_ms, TimeMs("2024-03-01T00:00:00Z"));
   EXPECT_EQ(r.step, store::Step::kDay);
   auto def = Parse({});
   EXPECT_EQ(def.dataset, Dataset::kPosts);
   EXPECT_EQ(def.format, Format::kCsv);
   EXPECT_EQ(def.from_ms, INT64_MIN);
-  const int64_t now = T("2024-03-01T00:00:00Z");
+  const int64_t now = TimeMs("2024-03-01T00:00:00Z");
   auto unknown = ParseExportRequest({{"fromat", "csv"}}, config_, now);
   ASSERT_FALSE(unknown);
   EXPECT_NE(unknown.error().message.find("fromat"), std::string::npos);
@@ -80,7 +76,7 @@ TEST_F(ExportTest, ParsesTheSameParametersAsTheApi) {
 TEST_F(ExportTest, CsvLeadsWithProvenanceAndGaps) {
   AddPosts(3, "2024-02-29T10:00:00Z");
   store::Batch gap;
-  gap.gaps.push_back({"bsky-main", T("2024-02-29T11:00:00Z"), T("2024-02-29T11:30:00Z")});
+  gap.gaps.push_back({"bsky-main", TimeMs("2024-02-29T11:00:00Z"), TimeMs("2024-02-29T11:30:00Z")});
   ASSERT_TRUE(store_->Commit(gap));
   std::string out;
   auto rows = RunExport(*store_, config_,
@@ -147,7 +143,7 @@ TEST_F(ExportTest, WritesBoundedChunksAndStopsWhenTheSinkRefuses) {
 
 TEST_F(ExportTest, SeriesRowsPerBucketCampaignAndPlatform) {
   store::Batch b;
-  const int64_t m = T("2024-02-29T23:59:00Z") / 1000;
+  const int64_t m = TimeMs("2024-02-29T23:59:00Z") / 1000;
   b.series_deltas[store::SeriesKey("posts", "fos", "x", "", m)] = 2;
   b.series_deltas[store::SeriesKey("reach", "fos", "x", "", m)] = 40;
   b.series_deltas[store::SeriesKey("engagement", "fos", "x", "", m)] = 3;

@@ -3,15 +3,12 @@
 
 #include "core/time.h"
 #include "query/params.h"
+#include "tests/testlib/test_util.h"
 
 namespace chorus::query {
 namespace {
 
-int64_t T(const char* rfc3339) {
-  auto t = ParseRfc3339Ms(rfc3339);
-  EXPECT_TRUE(t) << rfc3339;
-  return t ? *t : 0;
-}
+using testing::TimeMs;
 
 TEST(CheckParams, RefusesUnknownAndRepeatedNamesByName) {
   auto ok = CheckParams({{"a", "1"}, {"b", "2"}}, {"a", "b", "c"});
@@ -27,19 +24,19 @@ TEST(CheckParams, RefusesUnknownAndRepeatedNamesByName) {
 }
 
 TEST(ParseRange, DefaultsAndBadTimesNameTheParameter) {
-  const int64_t now = T("2024-03-01T12:00:00Z");
+  const int64_t now = TimeMs("2024-03-01T12:00:00Z");
   auto def = ParseRange({}, now, 24 * 3'600'000LL);
   ASSERT_TRUE(def);
   EXPECT_EQ(def->to_ms, now);
-  EXPECT_EQ(def->from_ms, T("2024-02-29T12:00:00Z"));
+  EXPECT_EQ(def->from_ms, TimeMs("2024-02-29T12:00:00Z"));
   auto open = ParseRange({}, now, 0);
   ASSERT_TRUE(open);
   EXPECT_EQ(open->from_ms, INT64_MIN);
 
   auto unix_s = ParseRange({{"from", "1709164800"}, {"to", "2024-03-01T00:00:00+01:00"}}, now, 0);
   ASSERT_TRUE(unix_s);
-  EXPECT_EQ(unix_s->from_ms, T("2024-02-29T00:00:00Z"));
-  EXPECT_EQ(unix_s->to_ms, T("2024-02-29T23:00:00Z"));
+  EXPECT_EQ(unix_s->from_ms, TimeMs("2024-02-29T00:00:00Z"));
+  EXPECT_EQ(unix_s->to_ms, TimeMs("2024-02-29T23:00:00Z"));
 
   auto bad = ParseRange({{"to", "yesterday"}}, now, 0);
   ASSERT_FALSE(bad);

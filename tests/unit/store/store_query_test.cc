@@ -22,11 +22,7 @@ StoredPost MakePost(const std::string& key, Platform platform, int64_t created_m
   return sp;
 }
 
-int64_t T(const char* rfc3339) {
-  auto t = ParseRfc3339Ms(rfc3339);
-  EXPECT_TRUE(t) << rfc3339;
-  return t ? *t : 0;
-}
+using testing::TimeMs;
 
 std::vector<std::string> Scan(const Store& s, PostScan scan, size_t limit = SIZE_MAX,
                               std::string* last_cursor = nullptr) {
@@ -45,10 +41,10 @@ TEST(StoreScan, VisitsPostsByCampaignInCreationOrderAndResumes) {
   auto store = Store::Open(dir.path());
   ASSERT_TRUE(store);
   Batch b;
-  b.posts.push_back(MakePost("c", Platform::kX, T("2024-02-29T10:00:00Z"), "carol", {"a"}));
-  b.posts.push_back(MakePost("a", Platform::kMastodon, T("2024-02-29T09:00:00Z"), "alice", {"a", "b"}));
-  b.posts.push_back(MakePost("b", Platform::kBluesky, T("2024-02-29T09:30:00Z"), "bob", {"b"}));
-  b.posts.push_back(MakePost("m", Platform::kX, T("2024-02-29T09:45:00Z"), "mo", {}));  // mention only
+  b.posts.push_back(MakePost("c", Platform::kX, TimeMs("2024-02-29T10:00:00Z"), "carol", {"a"}));
+  b.posts.push_back(MakePost("a", Platform::kMastodon, TimeMs("2024-02-29T09:00:00Z"), "alice", {"a", "b"}));
+  b.posts.push_back(MakePost("b", Platform::kBluesky, TimeMs("2024-02-29T09:30:00Z"), "bob", {"b"}));
+  b.posts.push_back(MakePost("m", Platform::kX, TimeMs("2024-02-29T09:45:00Z"), "mo", {}));  // mention only
   ASSERT_TRUE((*store)->Commit(b));
 
   EXPECT_EQ(Scan(**store, {.campaign = "a"}), (std::vector<std::string>{"a", "c"}));
@@ -57,7 +53,7 @@ TEST(StoreScan, VisitsPostsByCampaignInCreationOrderAndResumes) {
   EXPECT_EQ(Scan(**store, {.platform = "x"}), (std::vector<std::string>{"m", "c"}));
   EXPECT_TRUE(Scan(**store, {.campaign = "nope"}).empty());
   // [from, to): a post created exactly at `to` is outside, at `from` inside.
-  EXPECT_EQ(Scan(**store, {.from_ms = T("2024-02-29T09:30:00Z"), .to_ms = T("2024-02-29T10:00:00Z")}),
+  EXPECT_EQ(Scan(**store, {.from_ms = TimeMs("2024-02-29T09:30:00Z"), .to_ms = TimeMs("2024-02-29T10:00:00Z")}),
             (std::vector<std::string>{"b", "m"}));
 
   // Paging two at a time visits everything exactly once.
@@ -92,7 +88,7 @@ TEST(StoreScan, DenseAndSparseCampaignsVisitTheirPostsInOrderAndPageByCursor) {
       const std::string key = "post-" + std::to_string(1000 + i);
       if (i % 5 != 0) campaigns.push_back("dense");
       if (i % 37 == 0) campaigns.push_back("sparse");
-      b.posts.push_back(MakePost(key, Platform::kMastodon, T("2026-03-01T00:00:00Z") + i * 1000, "a", campaigns));
+      b.posts.push_back(MakePost(key, Platform::kMastodon, TimeMs("2026-03-01T00:00:00Z") + i * 1000, "a", campaigns));
     }
     ASSERT_TRUE((*store)->Commit(b));
     if (part == 0) {
@@ -127,8 +123,8 @@ TEST(StoreScan, DenseAndSparseCampaignsVisitTheirPostsInOrderAndPageByCursor) {
   for (int i = 100; i < 200; ++i) {
     if (i % 5 != 0) dense_range.push_back("post-" + std::to_string(1000 + i));
   }
-  EXPECT_EQ(Scan(**store, {.campaign = "dense", .from_ms = T("2026-03-01T00:00:00Z") + 100'000,
-                           .to_ms = T("2026-03-01T00:00:00Z") + 200'000}),
+  EXPECT_EQ(Scan(**store, {.campaign = "dense", .from_ms = TimeMs("2026-03-01T00:00:00Z") + 100'000,
+                           .to_ms = TimeMs("2026-03-01T00:00:00Z") + 200'000}),
             dense_range);
 }
 
@@ -136,13 +132,13 @@ TEST(StoreAuthors, CountsDistinctAuthorsPerBucketAndOverRanges) {
   testing::TempDir dir;
   auto store = Store::Open(dir.path());
   ASSERT_TRUE(store);
-  const int64_t h = T("2024-02-29T23:00:00Z");
+  const int64_t h = TimeMs("2024-02-29T23:00:00Z");
   Batch b;
   // alice twice in one minute, bob in the next minute, alice again on the next day (leap day edge).
   b.posts.push_back(MakePost("1", Platform::kMastodon, h + 10'000, "alice", {"c"}));
   b.posts.push_back(MakePost("2", Platform::kMastodon, h + 50'000, "alice", {"c"}));
   b.posts.push_back(MakePost("3", Platform::kMastodon, h + 60'000, "bob", {"c"}));
-  b.posts.push_back(MakePost("4", Platform::kMastodon, T("2024-03-01T00:00:00Z"), "alice", {"c"}));
+  b.posts.push_back(MakePost("4", Platform::kMastodon, TimeMs("2024-03-01T00:00:00Z"), "alice", {"c"}));
   b.posts.push_back(MakePost("5", Platform::kX, h + 10'000, "alice", {"c"}));  // another identity
   ASSERT_TRUE((*store)->Commit(b));
   ASSERT_TRUE((*store)->Commit(b));  // idempotent
@@ -156,7 +152,7 @@ TEST(StoreAuthors, CountsDistinctAuthorsPerBucketAndOverRanges) {
   EXPECT_EQ(*all, (std::vector<std::pair<int64_t, int64_t>>{{hs, 2}, {hs + 60, 1}}));
   auto days = (*store)->UniqueAuthorsSeries("c", "mastodon", hs - 86400, hs + 86400, Step::kDay);
   ASSERT_TRUE(days);
-  const int64_t leap_day = T("2024-02-29T00:00:00Z") / 1000;
+  const int64_t leap_day = TimeMs("2024-02-29T00:00:00Z") / 1000;
   EXPECT_EQ(*days, (std::vector<std::pair<int64_t, int64_t>>{{leap_day, 2}, {leap_day + 86400, 1}}));
 
   auto distinct = (*store)->CountDistinctAuthors("c", "mastodon", hs, hs + 2 * 86400, Step::kMinute);
@@ -169,14 +165,14 @@ TEST(StoreAuthors, CountsDistinctAuthorsPerBucketAndOverRanges) {
 
 TEST(StoreRetention, CompactionDropsWhatIsPastItsResolutionsRetention) {
   testing::TempDir dir;
-  std::atomic<int64_t> now{T("2024-03-10T00:00:00Z") / 1000};
+  std::atomic<int64_t> now{TimeMs("2024-03-10T00:00:00Z") / 1000};
   OpenOptions options;
   options.retention = {.posts_s = 5 * 86400, .minute_s = 2 * 86400, .hour_s = 4 * 86400, .day_s = 0};
   options.now_s = [&] { return now.load(); };
   auto store = Store::Open(dir.path(), options);
   ASSERT_TRUE(store);
-  const int64_t old_ms = T("2024-03-07T12:00:00Z");  // 2.5 days old
-  const int64_t ancient_ms = T("2024-03-01T12:00:00Z");  // 8.5 days old
+  const int64_t old_ms = TimeMs("2024-03-07T12:00:00Z");  // 2.5 days old
+  const int64_t ancient_ms = TimeMs("2024-03-01T12:00:00Z");  // 8.5 days old
   Batch b;
   b.posts.push_back(MakePost("old", Platform::kMastodon, old_ms, "alice", {"c"}));
   b.posts.push_back(MakePost("ancient", Platform::kMastodon, ancient_ms, "bob", {"c"}));

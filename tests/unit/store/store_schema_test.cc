@@ -53,7 +53,7 @@ std::string BigEndian(int64_t v) {
   return out;
 }
 
-int64_t T(const char* rfc3339) { return *ParseRfc3339Ms(rfc3339); }
+using testing::TimeMs;
 
 StoredPost MakePost(const std::string& key, int64_t created_ms, std::vector<std::string> campaigns) {
   StoredPost sp;
@@ -81,9 +81,9 @@ void PutSchema1Post(RawStore& raw, const StoredPost& sp) {
 void WriteSchema1Store(const std::string& path) {
   RawStore raw(path);
   ASSERT_TRUE(raw.db->Put(rocksdb::WriteOptions(), raw.Family("default"), "schema_version", "1").ok());
-  PutSchema1Post(raw, MakePost("old-1", T("2026-03-01T09:00:00Z"), {"c"}));
-  PutSchema1Post(raw, MakePost("old-2", T("2026-03-01T11:00:00Z"), {"c", "d"}));
-  PutSchema1Post(raw, MakePost("old-3", T("2026-03-01T12:00:00Z"), {}));
+  PutSchema1Post(raw, MakePost("old-1", TimeMs("2026-03-01T09:00:00Z"), {"c"}));
+  PutSchema1Post(raw, MakePost("old-2", TimeMs("2026-03-01T11:00:00Z"), {"c", "d"}));
+  PutSchema1Post(raw, MakePost("old-3", TimeMs("2026-03-01T12:00:00Z"), {}));
 }
 
 std::vector<std::string> Scan(const Store& s, PostScan scan, std::vector<int64_t>* likes = nullptr) {
@@ -112,7 +112,7 @@ TEST(StoreSchema, ASchema1StoreIsReadScannedExtendedAndMarkedSchema2) {
 
     // A new post between the old ones, and an update of an old one.
     Batch b;
-    b.posts.push_back(MakePost("new", T("2026-03-01T10:00:00Z"), {"c"}));
+    b.posts.push_back(MakePost("new", TimeMs("2026-03-01T10:00:00Z"), {"c"}));
     StoredPost updated = *(*got)[2];
     updated.post.engagement.likes = 7;
     b.posts.push_back(updated);
@@ -132,7 +132,7 @@ TEST(StoreSchema, ASchema1StoreIsReadScannedExtendedAndMarkedSchema2) {
   EXPECT_EQ(raw.Get("default", "schema_version"), "2");
   // The updated post moved into its index entry; the untouched one stays where schema 1 put it.
   EXPECT_EQ(raw.Get("posts", "old-1").size(), 9u);  // a locator
-  EXPECT_EQ(raw.Get("post_index", "\x1f" + BigEndian(T("2026-03-01T09:00:00Z")) + "old-1").empty(), false);
+  EXPECT_EQ(raw.Get("post_index", "\x1f" + BigEndian(TimeMs("2026-03-01T09:00:00Z")) + "old-1").empty(), false);
   EXPECT_TRUE(DecodeStoredPost(raw.Get("posts", "old-2")));
 }
 
@@ -168,16 +168,16 @@ TEST(StoreSchema, APostIsStoredOnceInCreationOrderAndLocatedByKey) {
     auto store = Store::Open(dir.path());
     ASSERT_TRUE(store);
     Batch b;
-    b.posts.push_back(MakePost("p", T("2026-03-01T09:00:00Z"), {"c"}));
+    b.posts.push_back(MakePost("p", TimeMs("2026-03-01T09:00:00Z"), {"c"}));
     ASSERT_TRUE((*store)->Commit(b));
   }
   RawStore raw(dir.path(), /*read_only=*/true);
   EXPECT_EQ(raw.Get("default", "schema_version"), "2");
-  EXPECT_EQ(raw.Get("posts", "p"), "\x02" + BigEndian(T("2026-03-01T09:00:00Z")));
-  auto in_index = DecodeStoredPost(raw.Get("post_index", "\x1f" + BigEndian(T("2026-03-01T09:00:00Z")) + "p"));
+  EXPECT_EQ(raw.Get("posts", "p"), "\x02" + BigEndian(TimeMs("2026-03-01T09:00:00Z")));
+  auto in_index = DecodeStoredPost(raw.Get("post_index", "\x1f" + BigEndian(TimeMs("2026-03-01T09:00:00Z")) + "p"));
   ASSERT_TRUE(in_index);
   EXPECT_EQ(in_index->post.text, "text of p");
-  EXPECT_EQ(raw.Get("post_index", "c\x1f" + BigEndian(T("2026-03-01T09:00:00Z")) + "p"), "");
+  EXPECT_EQ(raw.Get("post_index", "c\x1f" + BigEndian(TimeMs("2026-03-01T09:00:00Z")) + "p"), "");
 }
 
 }  // namespace
