@@ -76,6 +76,11 @@ class Ingester {
   Result<PageOutcome> ApplyPage(const std::vector<Post>& posts,
                                 const std::map<std::string, std::string>& cursors, int64_t now_ms,
                                 const std::string& source = "");
+  // The same, taking the posts over: what is stored is moved out of `posts` rather than copied
+  // (a bulk import's batches). `posts` is left in a valid but unspecified state.
+  Result<PageOutcome> ApplyPage(std::vector<Post>&& posts,
+                                const std::map<std::string, std::string>& cursors, int64_t now_ms,
+                                const std::string& source = "");
 
   // Applies the answer to an engagement refresh: `fetched` are the posts the platform returned
   // for the `due` entries. Engagement growth is counted, each entry is removed and the post is
@@ -94,7 +99,8 @@ class Ingester {
  private:
   Result<PageOutcome> Apply(const std::vector<Post>& posts,
                             const std::map<std::string, std::string>& cursors, int64_t now_ms,
-                            const std::string& source, const std::vector<store::RefreshEntry>& due);
+                            const std::string& source, const std::vector<store::RefreshEntry>& due,
+                            bool may_move);
 
   store::Store& store_;
   std::mutex mu_;

@@ -19,8 +19,15 @@ using codec::Reader;
 }  // namespace
 
 std::string EncodeStoredPost(const StoredPost& sp) {
-  const Post& p = sp.post;
   std::string out;
+  EncodeStoredPostTo(sp, &out);
+  return out;
+}
+
+void EncodeStoredPostTo(const StoredPost& sp, std::string* buffer) {
+  const Post& p = sp.post;
+  std::string& out = *buffer;
+  out.clear();
   out.reserve(256 + p.text.size());
   out.push_back(static_cast<char>(kPostFormat));
   out.push_back(static_cast<char>(p.platform));
@@ -46,7 +53,6 @@ std::string EncodeStoredPost(const StoredPost& sp) {
   PutList(&out, sp.campaigns);
   PutList(&out, sp.terms);
   PutList(&out, sp.policymakers);
-  return out;
 }
 
 Result<void> DecodeStoredPostInto(std::string_view bytes, StoredPost* out) {

@@ -19,29 +19,12 @@
 #include <unordered_map>
 
 #include "core/record_codec.h"
+#include "store/store_internal.h"
 
 namespace chorus::store {
 namespace {
 
-constexpr char kSep = '\x1f';
 constexpr const char* kSchemaKey = "schema_version";
-
-std::string EncodeInt64(int64_t v) {
-  std::string out(8, '\0');
-  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((static_cast<uint64_t>(v) >> (8 * i)) & 0xff);
-  return out;
-}
-
-int64_t DecodeInt64(std::string_view s) {
-  if (s.size() != 8) return 0;
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(s[i])) << (8 * i);
-  return static_cast<int64_t>(v);
-}
-
-// Times in keys are written with codec::PutOrderedInt64, so keys sort by time.
-using codec::PutOrderedInt64;
-using codec::ReadOrderedInt64;
 
 // Counters and series buckets are sums: each write merges a delta instead of read-modify-write,
 // so concurrent pages never lose an increment and a page's deltas commit with its cursor.
@@ -74,47 +57,6 @@ class UpToSeparator : public rocksdb::SliceTransform {
 };
 
 constexpr std::string_view kPlatformNames[] = {"mastodon", "bluesky", "x", "reddit"};
-
-char StepLetter(Step step) { return step == Step::kMinute ? 'm' : step == Step::kHour ? 'h' : 'd'; }
-
-std::string IndexPrefix(std::string_view campaign) {
-  std::string key(campaign);
-  key.push_back(kSep);
-  return key;
-}
-
-std::string IndexKey(std::string_view campaign, int64_t created_ms, std::string_view post_key) {
-  std::string key = IndexPrefix(campaign);
-  PutOrderedInt64(&key, created_ms);
-  key.append(post_key);
-  return key;
-}
-
-// Schema 2 keeps each post once, as the value of its "" post_index entry (creation order, so an
-// export reads posts sequentially); `posts` maps the canonical key to that entry by its creation
-// time: a locator, kLocatorFormat then the big-endian created_at. Schema 1 stores kept the post in
-// `posts` and nothing in the index; their entries stay readable (a post is moved on its next update).
-constexpr char kLocatorFormat = '\x02';
-
-std::string PostLocator(int64_t created_ms) {
-  std::string v(1, kLocatorFormat);
-  PutOrderedInt64(&v, created_ms);
-  return v;
-}
-
-std::optional<int64_t> ParsePostLocator(std::string_view v) {
-  if (v.size() != 9 || v[0] != kLocatorFormat) return std::nullopt;
-  return ReadOrderedInt64(v.substr(1));
-}
-
-std::string AuthorPrefix(Step step, std::string_view campaign, std::string_view platform) {
-  std::string key(1, StepLetter(step));
-  key.append(campaign).push_back(kSep);
-  key.append(platform).push_back(kSep);
-  return key;
-}
-
-int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
 // Drops time-keyed entries past their retention when RocksDB compacts them. One instance per
 // column family; stateless apart from the options, so safe on RocksDB's compaction threads.
@@ -187,10 +129,6 @@ class RetentionFilter : public rocksdb::CompactionFilter {
   std::function<int64_t()> now_s_;
 };
 
-Error StorageError(const std::string& what, const rocksdb::Status& s) {
-  return Error::Storage(what + ": " + s.ToString());
-}
-
 }  // namespace
 
 int64_t StepSeconds(Step step) {
@@ -233,39 +171,6 @@ std::string CursorKey(std::string_view source, std::string_view query) {
   key.append(query);
   return key;
 }
-
-struct Store::Impl {
-  std::unique_ptr<rocksdb::DB> db;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::ColumnFamilyHandle* meta = nullptr;
-  rocksdb::ColumnFamilyHandle* posts = nullptr;
-  rocksdb::ColumnFamilyHandle* counters = nullptr;
-  rocksdb::ColumnFamilyHandle* series = nullptr;
-  rocksdb::ColumnFamilyHandle* series_1h = nullptr;
-  rocksdb::ColumnFamilyHandle* series_1d = nullptr;
-  rocksdb::ColumnFamilyHandle* SeriesFamily(Step step) const {
-    return step == Step::kMinute ? series : step == Step::kHour ? series_1h : series_1d;
-  }
-  rocksdb::ColumnFamilyHandle* cursors = nullptr;
-  rocksdb::ColumnFamilyHandle* refresh = nullptr;
-  rocksdb::ColumnFamilyHandle* post_index = nullptr;
-  rocksdb::ColumnFamilyHandle* authors = nullptr;
-  rocksdb::ColumnFamilyHandle* outbox = nullptr;
-  rocksdb::ColumnFamilyHandle* alert_log = nullptr;
-  rocksdb::ColumnFamilyHandle* marks = nullptr;
-  rocksdb::ColumnFamilyHandle* gaps = nullptr;
-  bool secondary = false;
-  bool bulk_load = false;  // OpenOptions::bulk_load: commits skip the write-ahead log
-  // Filters must outlive the database; the destructor closes it before members go.
-  std::vector<std::unique_ptr<RetentionFilter>> filters;
-
-  ~Impl() {
-    if (db) {
-      for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
-      db->Close();
-    }
-  }
-};
 
 Store::Store(std::string path, std::unique_ptr<Impl> impl)
     : path_(std::move(path)), impl_(std::move(impl)) {}
@@ -311,11 +216,6 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const OpenOp
   const std::shared_ptr<const rocksdb::SliceTransform> hint = std::make_shared<UpToSeparator>();
   rocksdb::ColumnFamilyOptions ordered = plain;  // post_index, authors
   for (auto* o : {&ordered, &summed, &minute}) o->memtable_insert_with_hint_prefix_extractor = hint;
-  if (options.bulk_load) {
-    // Without a write-ahead log, only flushes persist data: they must cover every family at the
-    // same point, or a crash could keep a post whose counter deltas were lost.
-    db_options.atomic_flush = true;
-  }
 
   auto impl = std::make_unique<Impl>();
   using Kind = RetentionFilter::Kind;
@@ -366,6 +266,12 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const OpenOp
   }
   impl->db.reset(raw);
   impl->bulk_load = options.bulk_load && writable;
+  impl->db_options = db_options;
+  for (const auto& cf : cfs) impl->cf_options.push_back(cf.options);
+  if (impl->bulk_load) {
+    // Files a bulk commit wrote but a crash kept from being ingested: never part of the store.
+    std::filesystem::remove_all(BulkFilesDir(path), ec);
+  }
   impl->meta = impl->handles[0];
   impl->posts = impl->handles[1];
   impl->counters = impl->handles[2];
@@ -884,94 +790,6 @@ uint64_t Store::ApproximateSizeBytes() const {
   impl_->db->GetAggregatedIntProperty(rocksdb::DB::Properties::kTotalSstFilesSize, &sst);
   impl_->db->GetAggregatedIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &mem);
   return sst + mem;
-}
-
-Result<void> Store::Commit(const Batch& batch) {
-  // Room for the whole batch up front, rather than growing (and copying) it by doubling as a bulk
-  // import's batches of thousands of posts fill it: ~1 KB a post with its index and author entries,
-  // 64 bytes a delta.
-  rocksdb::WriteBatch wb(batch.posts.size() * 2048 +
-                         (batch.counter_deltas.size() + 3 * batch.series_deltas.size()) * 64);
-  // Keys go into the batch sorted per family: RocksDB then inserts each next to the previous one
-  // (the skiplist's sequential splice, and per-prefix insert hints) instead of searching the
-  // memtable from the top, and an author's repeated bucket keys are put once. Stable sorts keep
-  // the batch order of equal keys (the last copy of a post wins). Instructions per imported post:
-  // 232k -> 193k.
-  // The post itself goes in its "" index entry, `posts` locates it (schema 2). Index and author
-  // entries are idempotent puts: an updated post rewrites the same keys.
-  std::vector<const StoredPost*> by_key;
-  by_key.reserve(batch.posts.size());
-  for (const auto& p : batch.posts) by_key.push_back(&p);
-  std::stable_sort(by_key.begin(), by_key.end(),
-                   [](const StoredPost* a, const StoredPost* b) { return a->post.key < b->post.key; });
-  for (const StoredPost* p : by_key) {
-    wb.Put(impl_->posts, p->post.key, PostLocator(p->post.created_at_ms));
-  }
-  std::vector<std::pair<std::string, const StoredPost*>> entries;  // index key, post ("" entries)
-  std::vector<std::string> campaign_entries, authors;
-  for (const auto& p : batch.posts) {
-    entries.emplace_back(IndexKey("", p.post.created_at_ms, p.post.key), &p);
-    const std::string_view platform = PlatformName(p.post.platform);
-    const int64_t created_s = FloorDiv(p.post.created_at_ms, 1000);
-    for (const auto& c : p.campaigns) {
-      campaign_entries.push_back(IndexKey(c, p.post.created_at_ms, p.post.key));
-      if (p.post.author.empty()) continue;
-      for (Step step : {Step::kMinute, Step::kHour, Step::kDay}) {
-        std::string key = AuthorPrefix(step, c, platform);
-        PutOrderedInt64(&key, BucketStart(created_s, step));
-        key.append(p.post.author);
-        authors.push_back(std::move(key));
-      }
-    }
-  }
-  std::stable_sort(entries.begin(), entries.end(),
-                   [](const auto& a, const auto& b) { return a.first < b.first; });
-  for (const auto& [key, p] : entries) wb.Put(impl_->post_index, key, EncodeStoredPost(*p));
-  std::sort(campaign_entries.begin(), campaign_entries.end());
-  for (const auto& key : campaign_entries) wb.Put(impl_->post_index, key, rocksdb::Slice());
-  std::sort(authors.begin(), authors.end());
-  authors.erase(std::unique(authors.begin(), authors.end()), authors.end());
-  for (const auto& key : authors) wb.Put(impl_->authors, key, rocksdb::Slice());
-  for (const auto& [k, v] : batch.counter_deltas) wb.Merge(impl_->counters, k, EncodeInt64(v));
-  // The hour and day holding each minute get the same deltas, folded first so each coarse key is
-  // merged once per batch rather than once per minute under it.
-  std::map<std::string, int64_t> hour_deltas, day_deltas;
-  for (const auto& [k, v] : batch.series_deltas) {
-    wb.Merge(impl_->series, k, EncodeInt64(v));
-    const std::string_view prefix = std::string_view(k).substr(0, k.size() - 8);
-    const int64_t minute = ReadOrderedInt64(std::string_view(k).substr(k.size() - 8));
-    std::string hour(prefix), day(prefix);
-    PutOrderedInt64(&hour, BucketStart(minute, Step::kHour));
-    PutOrderedInt64(&day, BucketStart(minute, Step::kDay));
-    hour_deltas[std::move(hour)] += v;
-    day_deltas[std::move(day)] += v;
-  }
-  for (const auto& [k, v] : hour_deltas) wb.Merge(impl_->series_1h, k, EncodeInt64(v));
-  for (const auto& [k, v] : day_deltas) wb.Merge(impl_->series_1d, k, EncodeInt64(v));
-  for (const auto& [k, v] : batch.cursors) wb.Put(impl_->cursors, k, v);
-  for (const auto& r : batch.refresh_deletes) wb.Delete(impl_->refresh, r.StoreKey());
-  for (const auto& r : batch.refresh_puts) wb.Put(impl_->refresh, r.StoreKey(), r.StoreValue());
-  for (const auto& [k, v] : batch.outbox_puts) wb.Put(impl_->outbox, k, v);
-  for (const auto& k : batch.outbox_deletes) wb.Delete(impl_->outbox, k);
-  for (const auto& [k, v] : batch.alert_log_puts) wb.Put(impl_->alert_log, k, v);
-  for (const auto& [k, v] : batch.marks) wb.Put(impl_->marks, k, EncodeInt64(v));
-  for (const auto& g : batch.gaps) {
-    std::string key = g.source;
-    key.push_back(kSep);
-    PutOrderedInt64(&key, g.from_ms);
-    std::string value;
-    PutOrderedInt64(&value, g.to_ms);
-    wb.Put(impl_->gaps, key, value);
-  }
-  // The WAL is written before Write returns, so a killed process loses nothing it committed;
-  // syncing every page to disk would only matter for power loss, and costs an fsync a page.
-  // A bulk load skips the WAL: a crash loses the batches since the last (atomic) flush, all of
-  // each of them, which re-running the idempotent import restores (OpenOptions::bulk_load).
-  rocksdb::WriteOptions wo;
-  wo.disableWAL = impl_->bulk_load;
-  const auto s = impl_->db->Write(wo, &wb);
-  if (!s.ok()) return Fail(StorageError("cannot commit page", s));
-  return {};
 }
 
 }  // namespace chorus::store

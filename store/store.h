@@ -40,6 +40,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/error.h"
@@ -62,6 +63,8 @@ struct StoredPost {
 };
 
 std::string EncodeStoredPost(const StoredPost& p);
+// The same encoding written into `out` (replacing its contents), reusing its memory.
+void EncodeStoredPostTo(const StoredPost& p, std::string* out);
 Result<StoredPost> DecodeStoredPost(std::string_view bytes);
 // Decodes into `out`, reusing its strings' and lists' memory (scans decode millions of posts).
 // On error `out` holds a partly decoded post.
@@ -106,7 +109,9 @@ struct Gap {
 struct Batch {
   std::vector<StoredPost> posts;                 // upserts
   std::map<std::string, int64_t> counter_deltas; // encoded CounterKey -> delta (> 0)
-  std::map<std::string, int64_t> series_deltas;  // SeriesKey of the minute bucket -> delta
+  // SeriesKey of the minute bucket -> delta. Hashed, not sorted: a bulk import's batch touches
+  // hundreds of thousands of buckets, and Commit orders them once (by series and time).
+  std::unordered_map<std::string, int64_t> series_deltas;
   std::map<std::string, std::string> cursors;    // CursorKey -> value
   std::vector<RefreshEntry> refresh_puts;
   std::vector<RefreshEntry> refresh_deletes;
@@ -137,11 +142,12 @@ struct OpenOptions {
   // CatchUp() sees what the primary committed since.
   std::string secondary_path;
   size_t block_cache_bytes = 64u << 20;
-  // For a bulk writer that Flush()es before it reports success and whose input can be applied
-  // again without counting anything twice (`chorusctl import`): commits skip the write-ahead log
-  // and every flush covers all column families at once (RocksDB atomic_flush), so after a crash
-  // the store holds the batches committed up to some point, each whole, and none after it. Never
-  // for chorusd: a page's cursor must survive kill -9 together with its counts (design §5).
+  // For a bulk writer whose input can be applied again without counting anything twice
+  // (`chorusctl import`): each Commit writes its batch as sorted SST files, one per column family,
+  // and ingests them in one atomic step, skipping the memtables and the write-ahead log (commit.cc).
+  // After a crash the store holds the batches committed up to some point, each whole, and none
+  // after it. Batches should be large (tens of thousands of posts): each is a set of files. Never
+  // for chorusd: its pages are small, and it reads what it writes at once.
   bool bulk_load = false;
   Retention retention;
   // The clock retention is measured against (unix seconds); the system clock when unset.
@@ -234,8 +240,10 @@ class Store {
   Result<void> Commit(const Batch& batch);
   const std::string& path() const { return path_; }
 
- private:
+  // The open database; defined in store/store_internal.h, for store/ only.
   struct Impl;
+
+ private:
   Store(std::string path, std::unique_ptr<Impl> impl);
   std::string path_;
   std::unique_ptr<Impl> impl_;

@@ -286,5 +286,40 @@ TEST_F(IngesterTest, NewPostHookWritesInThePagesBatchAndOnlyForNewPosts) {
   EXPECT_EQ(r->alerts_queued, 0);
 }
 
+// A bulk import hands its batches over (ApplyPage(std::vector<Post>&&)), the daemon lends its
+// pages: both must store and count the same, repeats, replies and mentions included.
+TEST(IngesterHandOver, PostsHandedOverStoreAndCountWhatLentPostsDo) {
+  std::vector<Post> page = {MakePost("a", {"fundourschools"}, {3, 1, 0, 0}, 500),
+                            MakePost("b", {"teacherscount", "edequity"}),
+                            MakePost("a", {"fundourschools"}, {4, 1, 0, 0}, 500),
+                            MakePost("n", {"unrelated"})};
+  page[1].mentions = {"janedoe@gov.example"};
+  Post reply = MakePost("r", {});
+  reply.author = "janedoe@gov.example";
+  reply.in_reply_to_key = "b";
+  page.push_back(reply);
+  std::vector<std::string> stored[2];
+  std::map<std::string, int64_t> counters[2];
+  for (int i = 0; i < 2; ++i) {
+    testing::TempDir dir;
+    auto store = store::Store::Open(dir.path());
+    ASSERT_TRUE(store) << store.error().ToString();
+    Ingester ingester(**store, std::make_shared<analytics::Matcher>(TestConfig()));
+    std::vector<Post> copy = page;
+    auto r = i == 0 ? ingester.ApplyPage(copy, {}, 1) : ingester.ApplyPage(std::move(copy), {}, 1);
+    ASSERT_TRUE(r) << r.error().ToString();
+    EXPECT_EQ(r->new_posts, 3) << i;
+    auto posts = (*store)->GetPosts({"a", "b", "r", "n"});
+    ASSERT_TRUE(posts);
+    for (const auto& p : *posts) stored[i].push_back(p ? store::EncodeStoredPost(*p) : "absent");
+    counters[i] = *(*store)->LoadCounters();
+  }
+  EXPECT_EQ(stored[0], stored[1]);
+  EXPECT_EQ(stored[0][3], "absent");
+  EXPECT_EQ(counters[0], counters[1]);
+  EXPECT_EQ(counters[1].at(Key(kEngagementTotal, {{"campaign", "fund-our-schools"}, {"platform", "mastodon"}, {"kind", "like"}})), 4);
+  EXPECT_EQ(counters[1].at(Key(kPolicymakerResponsesTotal, {{"policymaker", "sen-doe"}, {"campaign", "teachers-count"}, {"platform", "mastodon"}})), 1);
+}
+
 }  // namespace
 }  // namespace chorus::ingest

@@ -1,0 +1,429 @@
+// Store::Commit: what one Batch writes to each column family, and the two ways it gets there.
+//
+// The daemon's commits are one WriteBatch through the write-ahead log and the memtables, so a
+// page's posts, counts and cursor survive kill -9 together (design §5). A bulk load
+// (OpenOptions::bulk_load, `chorusctl import`) writes each family's entries of the batch, already
+// sorted, straight into an SST file and ingests the files of all families in one atomic step
+// (IngestExternalFiles): no memtable inserts, no flushes, no write-ahead log. Each ingestion is
+// recorded atomically in the MANIFEST, so after a crash the store holds whole batches up to some
+// point and none after it, which re-running the idempotent import completes. A small bulk batch
+// (the import's last, or one of a tiny --batch-posts) takes the daemon's way, as atomic.
+#include <rocksdb/sst_file_writer.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <tuple>
+#include <unordered_map>
+#include <vector>
+
+#include "store/store_internal.h"
+
+namespace chorus::store {
+namespace {
+
+// Where Emit sends a batch's entries. Within one family, keys arrive in ascending order, and an
+// equal key again only to replace the previous entry (the later one wins, as in a WriteBatch).
+class Sink {
+ public:
+  virtual ~Sink() = default;
+  virtual void Put(rocksdb::ColumnFamilyHandle* cf, const rocksdb::Slice& key,
+                   const rocksdb::Slice& value) = 0;
+  virtual void Merge(rocksdb::ColumnFamilyHandle* cf, const rocksdb::Slice& key,
+                     const rocksdb::Slice& value) = 0;
+  virtual void Delete(rocksdb::ColumnFamilyHandle* cf, const rocksdb::Slice& key) = 0;
+};
+
+class WriteBatchSink : public Sink {
+ public:
+  explicit WriteBatchSink(size_t reserve) : wb_(reserve) {}
+  void Put(rocksdb::ColumnFamilyHandle* cf, const rocksdb::Slice& k, const rocksdb::Slice& v) override {
+    wb_.Put(cf, k, v);
+  }
+  void Merge(rocksdb::ColumnFamilyHandle* cf, const rocksdb::Slice& k, const rocksdb::Slice& v) override {
+    wb_.Merge(cf, k, v);
+  }
+  void Delete(rocksdb::ColumnFamilyHandle* cf, const rocksdb::Slice& k) override { wb_.Delete(cf, k); }
+  rocksdb::WriteBatch* batch() { return &wb_; }
+
+ private:
+  rocksdb::WriteBatch wb_;
+};
+
+// SST files per family, written as the entries arrive (SstFileWriter refuses a key that is not
+// above the previous one: a bug in Emit is an error, not a corrupt file).
+//
+// Time-keyed families get one file per key prefix (a campaign's index entries, an author
+// resolution of a campaign and platform, one series): an archive is imported in time order (or in
+// reverse), so each batch's file of a prefix covers a time range no earlier file of that prefix
+// overlaps, and RocksDB ingests it straight into the bottom level. One file spanning all prefixes
+// would overlap every earlier batch's, land in level 0, and be compacted again and again, which
+// was a quarter of a large import's CPU. `posts`, keyed by URI, overlaps regardless.
+class FileSink : public Sink {
+ public:
+  FileSink(Store::Impl* impl, std::string dir) : impl_(impl), dir_(std::move(dir)) {}
+
+  void Put(rocksdb::ColumnFamilyHandle* cf, const rocksdb::Slice& k, const rocksdb::Slice& v) override {
+    if (rocksdb::SstFileWriter* w = WriterFor(cf, k)) status_ = w->Put(k, v);
+  }
+  void Merge(rocksdb::ColumnFamilyHandle* cf, const rocksdb::Slice& k, const rocksdb::Slice& v) override {
+    if (rocksdb::SstFileWriter* w = WriterFor(cf, k)) status_ = w->Merge(k, v);
+  }
+  void Delete(rocksdb::ColumnFamilyHandle* cf, const rocksdb::Slice& k) override {
+    if (rocksdb::SstFileWriter* w = WriterFor(cf, k)) status_ = w->Delete(k);
+  }
+
+  // Finishes every file and ingests them all in one atomic step.
+  Result<void> Ingest() {
+    std::vector<rocksdb::IngestExternalFileArg> args;
+    for (auto& [cf, f] : families_) {
+      if (status_.ok() && f.writer) FinishFile(f);
+      if (!status_.ok()) break;
+      rocksdb::IngestExternalFileArg arg;
+      arg.column_family = cf;
+      arg.external_files = f.paths;
+      // The files are new, in the store's own directory: link them in rather than copy, and
+      // leave them as written (readers take the sequence number from the MANIFEST).
+      arg.options.move_files = true;
+      arg.options.write_global_seqno = false;
+      arg.options.snapshot_consistency = false;
+      args.push_back(std::move(arg));
+    }
+    rocksdb::Status s = status_;
+    if (s.ok() && !args.empty()) s = impl_->db->IngestExternalFiles(args);
+    for (const auto& [cf, f] : families_) {
+      for (const auto& path : f.paths) {
+        std::error_code ec;
+        std::filesystem::remove(path, ec);  // already gone when it was linked in
+      }
+    }
+    if (!status_.ok()) return Fail(StorageError("cannot write bulk commit file", status_));
+    if (!s.ok()) return Fail(StorageError("cannot commit page", s));
+    return {};
+  }
+
+ private:
+  struct Family {
+    size_t index = 0;  // in impl_->handles
+    int partition_separators = 0;  // the file prefix ends at this separator; 0: one file
+    bool series = false;           // the prefix is all but the 8-byte bucket start
+    std::vector<std::string> paths;  // finished files
+    std::unique_ptr<rocksdb::SstFileWriter> writer;
+    std::string prefix;  // of the open file's keys
+  };
+
+  std::string_view PrefixOf(const Family& f, std::string_view key) const {
+    if (f.series) return key.substr(0, key.size() >= 8 ? key.size() - 8 : 0);
+    size_t end = 0;
+    for (int n = 0; n < f.partition_separators; ++n) {
+      end = key.find(kSep, end);
+      if (end == std::string_view::npos) return key;
+      ++end;
+    }
+    return key.substr(0, end);
+  }
+
+  void FinishFile(Family& f) {
+    status_ = f.writer->Finish();
+    f.writer.reset();
+  }
+
+  // The writer for `key` of `cf`, opening a file on first use and for each new prefix; nullptr
+  // once anything failed.
+  rocksdb::SstFileWriter* WriterFor(rocksdb::ColumnFamilyHandle* cf, const rocksdb::Slice& k) {
+    if (!status_.ok()) return nullptr;
+    Family* f = cf == last_cf_ ? last_family_ : nullptr;
+    if (f == nullptr) {
+      auto [it, inserted] = families_.try_emplace(cf);
+      f = &it->second;
+      if (inserted) {
+        while (f->index < impl_->handles.size() && impl_->handles[f->index] != cf) ++f->index;
+        f->partition_separators = cf == impl_->post_index ? 1 : cf == impl_->authors ? 2 : 0;
+        f->series = cf == impl_->series || cf == impl_->series_1h || cf == impl_->series_1d;
+      }
+      last_cf_ = cf;
+      last_family_ = f;
+    }
+    const bool partitioned = f->partition_separators > 0 || f->series;
+    if (f->writer && partitioned && PrefixOf(*f, k.ToStringView()) != f->prefix) {
+      FinishFile(*f);
+      if (!status_.ok()) return nullptr;
+    }
+    if (!f->writer) {
+      rocksdb::Options options(impl_->db_options, impl_->cf_options.at(f->index));
+      options.compression = rocksdb::kLZ4Compression;
+      f->writer = std::make_unique<rocksdb::SstFileWriter>(rocksdb::EnvOptions(), options, cf);
+      f->paths.push_back(dir_ + "/" + std::to_string(++impl_->bulk_files) + ".sst");
+      f->prefix.assign(partitioned ? PrefixOf(*f, k.ToStringView()) : std::string_view());
+      status_ = f->writer->Open(f->paths.back());
+      if (!status_.ok()) return nullptr;
+    }
+    return f->writer.get();
+  }
+
+  Store::Impl* impl_;
+  std::string dir_;
+  std::map<rocksdb::ColumnFamilyHandle*, Family> families_;
+  rocksdb::ColumnFamilyHandle* last_cf_ = nullptr;
+  Family* last_family_ = nullptr;
+  rocksdb::Status status_;
+};
+
+// (key, value, is_delete) of the families whose entries come from unordered lists, sorted stably
+// so an entry deleted and put again in one batch ends as the put.
+using KeyedOps = std::vector<std::tuple<std::string, std::string, bool>>;
+void EmitSorted(Sink& sink, rocksdb::ColumnFamilyHandle* cf, KeyedOps ops) {
+  std::stable_sort(ops.begin(), ops.end(),
+                   [](const auto& a, const auto& b) { return std::get<0>(a) < std::get<0>(b); });
+  for (size_t i = 0; i < ops.size(); ++i) {
+    if (i + 1 < ops.size() && std::get<0>(ops[i + 1]) == std::get<0>(ops[i])) continue;
+    const auto& [k, v, del] = ops[i];
+    if (del) sink.Delete(cf, k);
+    else sink.Put(cf, k, v);
+  }
+}
+
+// Everything `batch` writes, family by family, each family's keys in ascending order: RocksDB
+// inserts each next to the previous one (the skiplist's sequential splice, and per-prefix insert
+// hints) instead of searching the memtable from the top, an SST file needs them so, and an
+// author's repeated bucket keys are put once. Stable sorts keep the batch order of equal keys
+// (the last copy of a post wins).
+void Emit(const Store::Impl& db, const Batch& batch, Sink& sink) {
+  // The post itself goes in its "" index entry, `posts` locates it (schema 2). Index and author
+  // entries are idempotent puts: an updated post rewrites the same keys.
+  const size_t n = batch.posts.size();
+  std::vector<const StoredPost*> by_key;
+  by_key.reserve(n);
+  for (const auto& p : batch.posts) by_key.push_back(&p);
+  std::stable_sort(by_key.begin(), by_key.end(),
+                   [](const StoredPost* a, const StoredPost* b) { return a->post.key < b->post.key; });
+  for (size_t i = 0; i < n; ++i) {
+    const StoredPost* p = by_key[i];
+    if (i + 1 < n && by_key[i + 1]->post.key == p->post.key) continue;  // a later copy wins
+    sink.Put(db.posts, p->post.key, PostLocator(p->post.created_at_ms));
+  }
+
+  // Index and author keys are sorted as numbers and ranks, not as strings (the comparisons were
+  // most of a bulk commit's time), then written into one reused buffer. Ranks: a campaign's index
+  // prefix "<campaign>\x1f" and an author prefix "<step><campaign>\x1f<platform>\x1f" never is a
+  // prefix of another, so ordering keys by (prefix rank, time, rest) is their byte order.
+  std::unordered_map<std::string_view, uint32_t> campaign_ranks;  // of this batch's campaigns
+  for (const auto& p : batch.posts) {
+    for (const auto& c : p.campaigns) campaign_ranks.try_emplace(c, 0);
+  }
+  std::vector<std::string_view> campaigns;  // sorted as their index prefixes
+  for (const auto& [c, rank] : campaign_ranks) campaigns.push_back(c);
+  std::sort(campaigns.begin(), campaigns.end(), [](std::string_view a, std::string_view b) {
+    return IndexPrefix(a) < IndexPrefix(b);
+  });
+  for (uint32_t r = 0; r < campaigns.size(); ++r) campaign_ranks[campaigns[r]] = r;
+  auto campaign_rank = [&](std::string_view c) { return campaign_ranks.at(c); };
+  struct Entry {  // an index entry: "" (rank 0) or a campaign's (rank 1 + its rank)
+    uint32_t rank;
+    int64_t created_ms;
+    const StoredPost* post;
+  };
+  struct AuthorEntry {
+    uint32_t prefix;  // into author_prefixes until ranked, then its rank
+    uint32_t author;  // into author_names until ranked, then its rank
+    int64_t bucket;
+  };
+  std::vector<Entry> entries;
+  std::vector<AuthorEntry> authors;
+  std::vector<std::string> author_prefixes;
+  std::vector<std::string_view> author_names;
+  std::unordered_map<std::string_view, uint32_t> author_of;
+  std::map<std::pair<uint32_t, Platform>, uint32_t> prefix_of;  // (campaign rank, platform) -> first of 3
+  entries.reserve(n * 2);
+  for (const auto& p : batch.posts) {
+    entries.push_back({0, p.post.created_at_ms, &p});
+    const int64_t created_s = FloorDiv(p.post.created_at_ms, 1000);
+    for (const auto& c : p.campaigns) {
+      const uint32_t rank = campaign_rank(c);
+      entries.push_back({1 + rank, p.post.created_at_ms, &p});
+      if (p.post.author.empty()) continue;
+      auto [it, inserted] = prefix_of.try_emplace({rank, p.post.platform}, author_prefixes.size());
+      if (inserted) {
+        for (Step step : {Step::kMinute, Step::kHour, Step::kDay}) {
+          author_prefixes.push_back(AuthorPrefix(step, c, PlatformName(p.post.platform)));
+        }
+      }
+      auto [a, new_author] = author_of.try_emplace(p.post.author, author_names.size());
+      if (new_author) author_names.push_back(a->first);
+      const Step steps[] = {Step::kMinute, Step::kHour, Step::kDay};
+      for (uint32_t k = 0; k < 3; ++k) {
+        authors.push_back({it->second + k, a->second, BucketStart(created_s, steps[k])});
+      }
+    }
+  }
+  auto by_position = [](const Entry& a, const Entry& b) {
+    if (a.rank != b.rank) return a.rank < b.rank;
+    if (a.created_ms != b.created_ms) return a.created_ms < b.created_ms;
+    return a.post->post.key < b.post->post.key;
+  };
+  std::stable_sort(entries.begin(), entries.end(), by_position);
+  std::string key, value;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const Entry& e = entries[i];
+    if (i + 1 < entries.size() && !by_position(e, entries[i + 1])) continue;  // a later copy wins
+    key.assign(e.rank == 0 ? std::string_view() : campaigns[e.rank - 1]);
+    key.push_back(kSep);
+    PutOrderedInt64(&key, e.created_ms);
+    key.append(e.post->post.key);
+    if (e.rank == 0) {
+      EncodeStoredPostTo(*e.post, &value);
+      sink.Put(db.post_index, key, value);
+    } else {
+      sink.Put(db.post_index, key, rocksdb::Slice());
+    }
+  }
+  std::vector<uint32_t> prefix_order(author_prefixes.size()), prefix_rank(author_prefixes.size());
+  for (uint32_t i = 0; i < prefix_order.size(); ++i) prefix_order[i] = i;
+  std::sort(prefix_order.begin(), prefix_order.end(),
+            [&](uint32_t a, uint32_t b) { return author_prefixes[a] < author_prefixes[b]; });
+  for (uint32_t r = 0; r < prefix_order.size(); ++r) prefix_rank[prefix_order[r]] = r;
+  // Authors are ranked the same way: each distinct name is compared a few times, not once per
+  // entry that ties on its bucket.
+  std::vector<uint32_t> author_order(author_names.size()), author_rank(author_names.size());
+  for (uint32_t i = 0; i < author_order.size(); ++i) author_order[i] = i;
+  std::sort(author_order.begin(), author_order.end(),
+            [&](uint32_t a, uint32_t b) { return author_names[a] < author_names[b]; });
+  for (uint32_t r = 0; r < author_order.size(); ++r) author_rank[author_order[r]] = r;
+  for (auto& a : authors) {
+    a.prefix = prefix_rank[a.prefix];
+    a.author = author_rank[a.author];
+  }
+  auto author_less = [](const AuthorEntry& a, const AuthorEntry& b) {
+    if (a.prefix != b.prefix) return a.prefix < b.prefix;
+    if (a.bucket != b.bucket) return a.bucket < b.bucket;
+    return a.author < b.author;
+  };
+  std::sort(authors.begin(), authors.end(), author_less);
+  for (size_t i = 0; i < authors.size(); ++i) {
+    const AuthorEntry& a = authors[i];
+    if (i + 1 < authors.size() && !author_less(a, authors[i + 1])) continue;  // put once
+    key.assign(author_prefixes[prefix_order[a.prefix]]);
+    PutOrderedInt64(&key, a.bucket);
+    key.append(author_names[author_order[a.author]]);
+    sink.Put(db.authors, key, rocksdb::Slice());
+  }
+  for (const auto& [k, v] : batch.counter_deltas) sink.Merge(db.counters, k, EncodeInt64(v));
+  // Minute buckets in key order: by series (ranked like the author prefixes above, a series
+  // prefix "<metric>\x1f<campaign>\x1f<platform>\x1f<term>\x1f" is never a prefix of another),
+  // then time. The hour and day holding each minute get the same deltas, summed first so each
+  // coarse key is merged once per batch rather than once per minute under it; each hour's (and
+  // day's) minutes are a run in this order, so the coarse keys come out sorted too.
+  struct Bucket {
+    uint32_t series;  // into series_prefixes until ranked, then its rank
+    int64_t minute;
+    const std::pair<const std::string, int64_t>* delta;
+  };
+  std::vector<Bucket> buckets;
+  buckets.reserve(batch.series_deltas.size());
+  std::vector<std::string_view> series_prefixes;
+  std::unordered_map<std::string_view, uint32_t> series_of;
+  for (const auto& delta : batch.series_deltas) {
+    const std::string_view k = delta.first;
+    if (k.size() < 8) continue;  // not a SeriesKey
+    auto [it, inserted] = series_of.try_emplace(k.substr(0, k.size() - 8), series_prefixes.size());
+    if (inserted) series_prefixes.push_back(it->first);
+    buckets.push_back({it->second, ReadOrderedInt64(k.substr(k.size() - 8)), &delta});
+  }
+  std::vector<uint32_t> series_order(series_prefixes.size()), series_rank(series_prefixes.size());
+  for (uint32_t i = 0; i < series_order.size(); ++i) series_order[i] = i;
+  std::sort(series_order.begin(), series_order.end(),
+            [&](uint32_t a, uint32_t b) { return series_prefixes[a] < series_prefixes[b]; });
+  for (uint32_t r = 0; r < series_order.size(); ++r) series_rank[series_order[r]] = r;
+  for (auto& b : buckets) b.series = series_rank[b.series];
+  std::sort(buckets.begin(), buckets.end(), [](const Bucket& a, const Bucket& b) {
+    return a.series != b.series ? a.series < b.series : a.minute < b.minute;
+  });
+  struct Run {
+    rocksdb::ColumnFamilyHandle* cf;
+    Step step;
+    std::string key;  // series prefix + bucket start; empty before the first minute
+    int64_t sum = 0;
+  };
+  Run runs[] = {{db.series_1h, Step::kHour, {}, 0}, {db.series_1d, Step::kDay, {}, 0}};
+  for (const Bucket& b : buckets) {
+    const auto& [k, v] = *b.delta;
+    sink.Merge(db.series, k, EncodeInt64(v));
+    const std::string_view prefix = std::string_view(k).substr(0, k.size() - 8);
+    for (Run& run : runs) {
+      key.assign(prefix);
+      PutOrderedInt64(&key, BucketStart(b.minute, run.step));
+      if (key == run.key) {
+        run.sum += v;
+        continue;
+      }
+      if (!run.key.empty()) sink.Merge(run.cf, run.key, EncodeInt64(run.sum));
+      run.key.swap(key);
+      run.sum = v;
+    }
+  }
+  for (const Run& run : runs) {
+    if (!run.key.empty()) sink.Merge(run.cf, run.key, EncodeInt64(run.sum));
+  }
+  for (const auto& [k, v] : batch.cursors) sink.Put(db.cursors, k, v);
+  if (!batch.refresh_deletes.empty() || !batch.refresh_puts.empty()) {
+    KeyedOps ops;
+    for (const auto& r : batch.refresh_deletes) ops.emplace_back(r.StoreKey(), "", true);
+    for (const auto& r : batch.refresh_puts) ops.emplace_back(r.StoreKey(), r.StoreValue(), false);
+    EmitSorted(sink, db.refresh, std::move(ops));
+  }
+  if (!batch.outbox_puts.empty() || !batch.outbox_deletes.empty()) {
+    KeyedOps ops;
+    for (const auto& [k, v] : batch.outbox_puts) ops.emplace_back(k, v, false);
+    for (const auto& k : batch.outbox_deletes) ops.emplace_back(k, "", true);
+    EmitSorted(sink, db.outbox, std::move(ops));
+  }
+  for (const auto& [k, v] : batch.alert_log_puts) sink.Put(db.alert_log, k, v);
+  for (const auto& [k, v] : batch.marks) sink.Put(db.marks, k, EncodeInt64(v));
+  if (!batch.gaps.empty()) {
+    KeyedOps ops;
+    for (const auto& g : batch.gaps) {
+      std::string key = g.source;
+      key.push_back(kSep);
+      PutOrderedInt64(&key, g.from_ms);
+      std::string value;
+      PutOrderedInt64(&value, g.to_ms);
+      ops.emplace_back(std::move(key), std::move(value), false);
+    }
+    EmitSorted(sink, db.gaps, std::move(ops));
+  }
+}
+
+}  // namespace
+
+// Bulk commits of fewer posts than this go through the write-ahead log like the daemon's.
+constexpr size_t kMinBulkFilePosts = 10'000;
+
+std::string BulkFilesDir(const std::string& store_path) { return store_path + "/bulk-commit"; }
+
+Result<void> Store::Commit(const Batch& batch) {
+  // A small batch costs more as files than through the log: every file is synced on its own, and
+  // small files ingested one after another pile up in level 0 for compactions to merge.
+  if (impl_->bulk_load && batch.posts.size() >= kMinBulkFilePosts) {
+    const std::string dir = BulkFilesDir(path_);
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return Fail(Error::Storage("cannot create " + dir + ": " + ec.message()));
+    FileSink sink(impl_.get(), dir);
+    Emit(*impl_, batch, sink);
+    return sink.Ingest();
+  }
+  // Room for the whole batch up front, rather than growing (and copying) it by doubling: ~1 KB a
+  // post with its index and author entries, 64 bytes a delta.
+  WriteBatchSink sink(batch.posts.size() * 2048 +
+                      (batch.counter_deltas.size() + 3 * batch.series_deltas.size()) * 64);
+  Emit(*impl_, batch, sink);
+  // The WAL is written before Write returns, so a killed process loses nothing it committed;
+  // syncing every page to disk would only matter for power loss, and costs an fsync a page.
+  const auto s = impl_->db->Write(rocksdb::WriteOptions(), sink.batch());
+  if (!s.ok()) return Fail(StorageError("cannot commit page", s));
+  return {};
+}
+
+}  // namespace chorus::store

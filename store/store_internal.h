@@ -1,0 +1,125 @@
+// What store.cc and commit.cc share: the key layout helpers of the column families (store.h
+// describes the layout) and the open database. Internal to store/; nothing outside includes it.
+#pragma once
+
+#include <rocksdb/compaction_filter.h>
+#include <rocksdb/db.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/record_codec.h"
+#include "store/store.h"
+
+namespace chorus::store {
+
+inline constexpr char kSep = '\x1f';
+
+inline std::string EncodeInt64(int64_t v) {
+  std::string out(8, '\0');
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((static_cast<uint64_t>(v) >> (8 * i)) & 0xff);
+  return out;
+}
+
+inline int64_t DecodeInt64(std::string_view s) {
+  if (s.size() != 8) return 0;
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(s[i])) << (8 * i);
+  return static_cast<int64_t>(v);
+}
+
+// Times in keys are written with codec::PutOrderedInt64, so keys sort by time.
+using codec::PutOrderedInt64;
+using codec::ReadOrderedInt64;
+
+inline char StepLetter(Step step) { return step == Step::kMinute ? 'm' : step == Step::kHour ? 'h' : 'd'; }
+
+inline std::string IndexPrefix(std::string_view campaign) {
+  std::string key(campaign);
+  key.push_back(kSep);
+  return key;
+}
+
+inline std::string IndexKey(std::string_view campaign, int64_t created_ms, std::string_view post_key) {
+  std::string key = IndexPrefix(campaign);
+  PutOrderedInt64(&key, created_ms);
+  key.append(post_key);
+  return key;
+}
+
+// Schema 2 keeps each post once, as the value of its "" post_index entry (creation order, so an
+// export reads posts sequentially); `posts` maps the canonical key to that entry by its creation
+// time: a locator, kLocatorFormat then the big-endian created_at. Schema 1 stores kept the post in
+// `posts` and nothing in the index; their entries stay readable (a post is moved on its next update).
+inline constexpr char kLocatorFormat = '\x02';
+
+inline std::string PostLocator(int64_t created_ms) {
+  std::string v(1, kLocatorFormat);
+  PutOrderedInt64(&v, created_ms);
+  return v;
+}
+
+inline std::optional<int64_t> ParsePostLocator(std::string_view v) {
+  if (v.size() != 9 || v[0] != kLocatorFormat) return std::nullopt;
+  return ReadOrderedInt64(v.substr(1));
+}
+
+inline std::string AuthorPrefix(Step step, std::string_view campaign, std::string_view platform) {
+  std::string key(1, StepLetter(step));
+  key.append(campaign).push_back(kSep);
+  key.append(platform).push_back(kSep);
+  return key;
+}
+
+inline int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+
+inline Error StorageError(const std::string& what, const rocksdb::Status& s) {
+  return Error::Storage(what + ": " + s.ToString());
+}
+
+struct Store::Impl {
+  std::unique_ptr<rocksdb::DB> db;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::ColumnFamilyHandle* meta = nullptr;
+  rocksdb::ColumnFamilyHandle* posts = nullptr;
+  rocksdb::ColumnFamilyHandle* counters = nullptr;
+  rocksdb::ColumnFamilyHandle* series = nullptr;
+  rocksdb::ColumnFamilyHandle* series_1h = nullptr;
+  rocksdb::ColumnFamilyHandle* series_1d = nullptr;
+  rocksdb::ColumnFamilyHandle* SeriesFamily(Step step) const {
+    return step == Step::kMinute ? series : step == Step::kHour ? series_1h : series_1d;
+  }
+  rocksdb::ColumnFamilyHandle* cursors = nullptr;
+  rocksdb::ColumnFamilyHandle* refresh = nullptr;
+  rocksdb::ColumnFamilyHandle* post_index = nullptr;
+  rocksdb::ColumnFamilyHandle* authors = nullptr;
+  rocksdb::ColumnFamilyHandle* outbox = nullptr;
+  rocksdb::ColumnFamilyHandle* alert_log = nullptr;
+  rocksdb::ColumnFamilyHandle* marks = nullptr;
+  rocksdb::ColumnFamilyHandle* gaps = nullptr;
+  bool secondary = false;
+  bool bulk_load = false;  // OpenOptions::bulk_load: commits are SST files ingested at once
+  // Filters must outlive the database; the destructor closes it before members go.
+  std::vector<std::unique_ptr<rocksdb::CompactionFilter>> filters;
+  // What each family (in `handles` order) was opened with: bulk commits write SST files with them.
+  rocksdb::DBOptions db_options;
+  std::vector<rocksdb::ColumnFamilyOptions> cf_options;
+  uint64_t bulk_files = 0;  // SST files written by bulk commits so far (names them)
+
+  ~Impl() {
+    if (db) {
+      for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+      db->Close();
+    }
+  }
+};
+
+// Where bulk commits write their SST files before ingesting them (inside the store, so they are
+// linked in, not copied); whatever a crash left there is removed when the store is next opened
+// for a bulk load.
+std::string BulkFilesDir(const std::string& store_path);
+
+}  // namespace chorus::store
