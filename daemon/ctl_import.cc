@@ -9,6 +9,7 @@
 #include <optional>
 #include <set>
 #include <unordered_map>
+#include <utility>
 
 #include "analytics/matcher.h"
 #include "collectors/bluesky_parser.h"
@@ -39,7 +40,7 @@ const char* const kImportUsage =
     "                    (default: the host of the config's Mastodon source, or of each page's\n"
     "                    statuses)\n"
     "  --strict          exit 3 when any line was skipped\n"
-    "  --batch-posts N   posts committed per store write (default 2000)\n"
+    "  --batch-posts N   posts committed per store write (default 50000)\n"
     "\n"
     "exit status: 0 done (skipped lines are listed on stderr and counted in the summary),\n"
     "  1 failure (config, input file, store in use or not writable), 2 usage error,\n"
@@ -63,7 +64,6 @@ class PendingBatch {
  public:
   size_t size() const { return posts_.size(); }
   bool empty() const { return posts_.empty(); }
-  const std::vector<Post>& posts() const { return posts_; }
 
   // A post seen again before the batch commits keeps what applying the copies in turn would
   // keep: the latest copy, the engagement high-water mark, the follower count of first sight.
@@ -81,9 +81,10 @@ class PendingBatch {
     kept.author_followers = followers;
   }
 
-  void Clear() {
-    posts_.clear();
+  // Hands the posts over (the ingester stores them without copying) and empties the batch.
+  std::vector<Post> Take() {
     index_.clear();
+    return std::exchange(posts_, {});
   }
 
  private:
@@ -212,7 +213,7 @@ Result<ImportSummary> ImportArchives(const config::Config& config, const ImportO
   PendingBatch pending;
   auto flush = [&]() -> Result<void> {
     if (pending.empty()) return {};
-    auto outcome = ingester.ApplyPage(pending.posts(), {}, now());
+    auto outcome = ingester.ApplyPage(pending.Take(), {}, now());
     if (!outcome) {
       return Fail(Error::Storage(outcome.error().message + " (" + std::to_string(sum.new_posts) +
                                  " new posts were stored before the failure; importing again "
@@ -222,7 +223,6 @@ Result<ImportSummary> ImportArchives(const config::Config& config, const ImportO
     sum.updated_posts += outcome->updated_posts;
     sum.irrelevant_posts += outcome->irrelevant_posts;
     sum.expired_posts += outcome->expired_posts;
-    pending.Clear();
     return {};
   };
 

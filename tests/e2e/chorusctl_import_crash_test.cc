@@ -2,13 +2,13 @@
 // store exactly as one uninterrupted import does (design §5 "exactly once, across crashes", §7
 // "importing the same file twice changes nothing").
 //
-// The import opens the store in bulk mode (store::OpenOptions::bulk_load: no write-ahead log,
-// atomic flushes), so a kill loses every batch since the last flush and keeps those before it,
-// whole. The archive is generated big enough that RocksDB flushes its memtables on its own several
-// times during one import, and the kills are timed from the clean import's duration, so at least
-// one kill lands after such a flush: the store then holds part of the import, and the run that
-// completes it must store and count exactly the rest. Checked through what an operator sees: the
-// posts and series exports and chorusd's /metrics counters, against a clean import of the same file.
+// The import opens the store in bulk mode (store::OpenOptions::bulk_load): each batch of posts is
+// written as sorted table files that RocksDB ingests in one atomic step, so a kill loses the batch
+// being written and keeps every batch before it, whole. The test imports in batches of 10,000 posts,
+// five commits per import, and times the kills from the clean import's duration, so at least one
+// kill lands between commits: the store then holds part of the import, and the run that completes
+// it must store and count exactly the rest. Checked through what an operator sees: the posts and
+// series exports and chorusd's /metrics counters, against a clean import of the same file.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <time.h>
@@ -36,12 +36,12 @@ namespace {
 
 using std::chrono::seconds;
 
-// Sized so that a clean import takes a few seconds and fills the posts family's 64 MB memtable
-// (RocksDB's default write buffer) three times, a flush every ~15,000 posts: each status carries
-// ~4 KB of text, longer than most servers allow, because memtables fill by bytes while the import's
-// time goes by posts.
+// Sized so that a clean import takes over a second, long enough to kill it between commits: each
+// status carries ~4 KB of text, longer than most servers allow, which also gives the table files
+// values of a realistic worst-case size.
 constexpr int64_t kStatuses = 50'000;
 constexpr int kPageSize = 40;
+constexpr int kBatchPosts = 10'000;  // five commits per import, each as table files
 constexpr int kRepeatsPerPage = 4;  // statuses of an earlier page seen again, on every 5th page
 constexpr int kAuthors = 3'000;
 constexpr int64_t kMinuteMs = 60'000;
@@ -134,8 +134,8 @@ void AppendStatus(std::string& out, int64_t i, int sighting) {
 }
 
 // Writes the archive: pages of 40 statuses, newest first, in creation order page by page; every
-// fifth page also repeats statuses of pages 60 and 300 pages earlier (other batches, and other
-// memtable flushes, than their first sighting). Returns the number of lines.
+// fifth page also repeats statuses of pages 60 and 300 pages earlier (other batches than their
+// first sighting). Returns the number of lines.
 int64_t WriteArchive(const std::string& path) {
   std::FILE* f = std::fopen(path.c_str(), "wb");
   if (!f) return 0;
@@ -176,7 +176,8 @@ class StoreUnderTest {
   }
 
   std::vector<std::string> ImportArgv(const std::string& archive) const {
-    return {BinPath("chorusctl"), "import", "--config", config_, "--platform", "mastodon", archive};
+    return {BinPath("chorusctl"), "import", "--config", config_, "--platform", "mastodon",
+            "--batch-posts", std::to_string(kBatchPosts), archive};
   }
 
   // The export without its provenance lines (they name the time of the export); "" on failure.
@@ -351,11 +352,11 @@ TEST(ChorusctlImportCrash, KilledImportsRerunToCompletionStoreAndCountExactlyWha
     stored_before = stored;
   }
   ASSERT_GT(killed_mid_import, 0) << "every import finished before its kill: make the archive bigger";
-  // Without this the test would only compare two clean imports. A store whose flushed posts lost
-  // their counter and series batches (flushes not atomic) also shows no campaign posts here.
-  EXPECT_GT(partial_stores, 0) << "no kill left part of the import counted in the store: either no memtable "
-                                  "flush happened before a kill (make the archive bigger or kill later), or "
-                                  "flushed posts lost their counts";
+  // Without this the test would only compare two clean imports. A store whose committed posts
+  // lost their counter and series entries (commits not atomic) also shows no campaign posts here.
+  EXPECT_GT(partial_stores, 0) << "no kill left part of the import counted in the store: either no batch "
+                                  "was committed before a kill (make the archive bigger or kill later), or "
+                                  "committed posts lost their counts";
 
   const RunResult rest = RunCommand(crashed.ImportArgv(archive), seconds(150));
   ASSERT_EQ(rest.exit_code, 0) << rest.output;
