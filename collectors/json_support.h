@@ -31,6 +31,50 @@ inline Result<simdjson::ondemand::document> Iterate(const simdjson::padded_strin
   return doc;
 }
 
+// Bodies up to this size are copied into a padded buffer the thread keeps and reuses; a larger one
+// gets a buffer of its own, freed with it, so one huge page does not pin its size in every thread
+// that ever parsed one.
+inline constexpr size_t kMaxReusedPaddedBytes = size_t{1} << 20;
+
+// A copy of `body` followed by the SIMDJSON_PADDING readable bytes simdjson needs. Unlike a
+// padded_string per call it reuses this thread's buffer, so a warm thread parses without
+// allocating for the input. The buffer is shared: at most one PaddedBody may be alive per thread,
+// which the one document per ThreadParser() already implies.
+class PaddedBody {
+ public:
+  explicit PaddedBody(std::string_view body) {
+    if (body.size() > kMaxReusedPaddedBytes) {
+      owned_ = simdjson::padded_string(body);
+      view_ = simdjson::padded_string_view(owned_.data(), owned_.size(),
+                                           owned_.size() + simdjson::SIMDJSON_PADDING);
+      return;
+    }
+    thread_local std::string buffer;
+    buffer.assign(body);
+    buffer.append(simdjson::SIMDJSON_PADDING, '\0');  // zeroed, as in a padded_string
+    view_ = simdjson::padded_string_view(buffer.data(), body.size(), buffer.size());
+  }
+  PaddedBody(const PaddedBody&) = delete;
+  PaddedBody& operator=(const PaddedBody&) = delete;
+
+  // Valid while this PaddedBody is alive.
+  simdjson::padded_string_view view() const { return view_; }
+
+ private:
+  simdjson::padded_string owned_;  // only for bodies over kMaxReusedPaddedBytes
+  simdjson::padded_string_view view_;
+};
+
+// Iterate() for a PaddedBody (or any padded view that outlives the document).
+inline Result<simdjson::ondemand::document> Iterate(simdjson::padded_string_view padded,
+                                                    std::string_view what) {
+  simdjson::ondemand::document doc;
+  if (auto ec = ThreadParser().iterate(padded).get(doc)) {
+    return Fail(Error::Parse(std::string(what) + ": " + simdjson::error_message(ec)));
+  }
+  return doc;
+}
+
 // simdjson 3.0.1 has no document::at_end(); current_location() is OUT_OF_BOUNDS exactly when
 // every token was consumed, so this rejects a truncated document and trailing content alike.
 inline bool AtDocumentEnd(simdjson::ondemand::document& doc) {
