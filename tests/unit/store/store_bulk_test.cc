@@ -189,5 +189,27 @@ TEST(StoreBulkLoad, LeftoverFilesOfAnInterruptedCommitAreRemovedOnOpen) {
               std::filesystem::is_empty(path + "/bulk-commit"));
 }
 
+// A bulk commit that cannot write its files fails with the reason and changes nothing; the store
+// stays usable for the next commit.
+TEST(StoreBulkLoad, ACommitWhoseFilesCannotBeWrittenFailsClearlyAndChangesNothing) {
+  testing::TempDir dir;
+  const std::string path = dir.path() + "/store";
+  OpenOptions bulk;
+  bulk.bulk_load = true;
+  auto store = Store::Open(path, bulk);
+  ASSERT_TRUE(store) << store.error().ToString();
+  ASSERT_TRUE((*store)->Commit(PostsBatch(0, 10'000, 0)));
+  std::filesystem::remove_all(path + "/bulk-commit");
+  { std::ofstream(path + "/bulk-commit") << "a file where the commit directory goes"; }
+  auto failed = (*store)->Commit(PostsBatch(10'000, 20'000, 0));
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().code, ErrorCode::kStorage);
+  EXPECT_NE(failed.error().message.find(path + "/bulk-commit"), std::string::npos) << failed.error().message;
+  EXPECT_EQ(*(*store)->CountPosts(), 10'000);
+  std::filesystem::remove(path + "/bulk-commit");
+  ASSERT_TRUE((*store)->Commit(PostsBatch(10'000, 20'000, 0)));
+  EXPECT_EQ(*(*store)->CountPosts(), 20'000);
+}
+
 }  // namespace
 }  // namespace chorus::store
