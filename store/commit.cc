@@ -24,8 +24,8 @@
 namespace chorus::store {
 namespace {
 
-// Where Emit sends a batch's entries. Within one family, keys arrive in ascending order, and an
-// equal key again only to replace the previous entry (the later one wins, as in a WriteBatch).
+// Where Emit sends a batch's entries. Within one family, keys arrive in strictly ascending order:
+// each key once (Emit keeps the last of equal entries, as a WriteBatch would).
 class Sink {
  public:
   virtual ~Sink() = default;
@@ -268,10 +268,8 @@ void Emit(const Store::Impl& db, const Batch& batch, Sink& sink) {
   for (size_t i = 0; i < entries.size(); ++i) {
     const Entry& e = entries[i];
     if (i + 1 < entries.size() && !by_position(e, entries[i + 1])) continue;  // a later copy wins
-    key.assign(e.rank == 0 ? std::string_view() : campaigns[e.rank - 1]);
-    key.push_back(kSep);
-    PutOrderedInt64(&key, e.created_ms);
-    key.append(e.post->post.key);
+    IndexKeyTo(&key, e.rank == 0 ? std::string_view() : campaigns[e.rank - 1], e.created_ms,
+               e.post->post.key);
     if (e.rank == 0) {
       EncodeStoredPostTo(*e.post, &value);
       sink.Put(db.post_index, key, value);

@@ -266,9 +266,9 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const OpenOp
   }
   impl->db.reset(raw);
   impl->bulk_load = options.bulk_load && writable;
-  impl->db_options = db_options;
-  for (const auto& cf : cfs) impl->cf_options.push_back(cf.options);
   if (impl->bulk_load) {
+    impl->db_options = db_options;
+    for (const auto& cf : cfs) impl->cf_options.push_back(cf.options);
     // Files a bulk commit wrote but a crash kept from being ingested: never part of the store.
     std::filesystem::remove_all(BulkFilesDir(path), ec);
   }

@@ -143,11 +143,12 @@ struct OpenOptions {
   std::string secondary_path;
   size_t block_cache_bytes = 64u << 20;
   // For a bulk writer whose input can be applied again without counting anything twice
-  // (`chorusctl import`): each Commit writes its batch as sorted SST files, one per column family,
-  // and ingests them in one atomic step, skipping the memtables and the write-ahead log (commit.cc).
-  // After a crash the store holds the batches committed up to some point, each whole, and none
-  // after it. Batches should be large (tens of thousands of posts): each is a set of files. Never
-  // for chorusd: its pages are small, and it reads what it writes at once.
+  // (`chorusctl import`): a Commit of many posts writes its batch as sorted SST files (per column
+  // family and key prefix) and ingests them in one atomic step, skipping the memtables and the
+  // write-ahead log; a small one goes through the log as usual (commit.cc). Either way, after a
+  // crash the store holds the batches committed up to some point, each whole, and none after it.
+  // Batches should be large (tens of thousands of posts): each is a set of files. Never for
+  // chorusd: its pages are small, and it reads what it writes at once.
   bool bulk_load = false;
   Retention retention;
   // The clock retention is measured against (unix seconds); the system clock when unset.

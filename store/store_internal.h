@@ -43,10 +43,18 @@ inline std::string IndexPrefix(std::string_view campaign) {
   return key;
 }
 
+// A post_index key written into `out` (replacing its contents), for loops that reuse a buffer.
+inline void IndexKeyTo(std::string* out, std::string_view campaign, int64_t created_ms,
+                       std::string_view post_key) {
+  out->assign(campaign);
+  out->push_back(kSep);
+  PutOrderedInt64(out, created_ms);
+  out->append(post_key);
+}
+
 inline std::string IndexKey(std::string_view campaign, int64_t created_ms, std::string_view post_key) {
-  std::string key = IndexPrefix(campaign);
-  PutOrderedInt64(&key, created_ms);
-  key.append(post_key);
+  std::string key;
+  IndexKeyTo(&key, campaign, created_ms, post_key);
   return key;
 }
 
@@ -104,7 +112,8 @@ struct Store::Impl {
   bool bulk_load = false;  // OpenOptions::bulk_load: commits are SST files ingested at once
   // Filters must outlive the database; the destructor closes it before members go.
   std::vector<std::unique_ptr<rocksdb::CompactionFilter>> filters;
-  // What each family (in `handles` order) was opened with: bulk commits write SST files with them.
+  // What each family (in `handles` order) was opened with, kept for bulk loads only: their
+  // commits write SST files with these options.
   rocksdb::DBOptions db_options;
   std::vector<rocksdb::ColumnFamilyOptions> cf_options;
   uint64_t bulk_files = 0;  // SST files written by bulk commits so far (names them)
