@@ -14,11 +14,11 @@ namespace {
 // in hash maps: the same few keys recur for every post, and a bulk import's batch of tens of
 // thousands of posts touches tens of thousands of minute buckets, where a sorted map's string
 // comparisons were most of the ingester's time. Series sums go straight into the batch (which
-// keeps them hashed); MoveTo() hands it the counters, sorted.
+// keeps them hashed); AddCountersToBatch() hands it the counters.
 struct Deltas {
+  store::Batch* batch;
   std::string key;
   std::unordered_map<std::string, int64_t> counters;
-  std::unordered_map<std::string, int64_t>* series;  // the batch's
   using Labels = std::initializer_list<std::pair<std::string_view, std::string_view>>;
   static void Add(std::unordered_map<std::string, int64_t>& sums, const std::string& key, int64_t d) {
     if (auto it = sums.find(key); it != sums.end()) {
@@ -38,27 +38,13 @@ struct Deltas {
     const int64_t created_s = created_ms >= 0 ? created_ms / 1000 : (created_ms - 999) / 1000;
     store::SeriesKeyTo(&key, metric, campaign, platform, term,
                        store::BucketStart(created_s, store::Step::kMinute));
-    Add(*series, key, d);
+    Add(batch->series_deltas, key, d);
   }
-  // Sorted first, so the map is built from its keys in order (linear), not inserted into.
-  static void MoveInto(std::unordered_map<std::string, int64_t>& from, std::map<std::string, int64_t>& to) {
-    std::vector<std::pair<std::string, int64_t>> sorted;
-    sorted.reserve(from.size() + to.size());
-    for (auto& [k, v] : from) sorted.emplace_back(std::move(const_cast<std::string&>(k)), v);
-    from.clear();
-    for (auto& [k, v] : to) sorted.emplace_back(k, v);  // empty in practice
-    std::sort(sorted.begin(), sorted.end());
-    std::map<std::string, int64_t> merged;
-    for (auto& [k, v] : sorted) {
-      if (!merged.empty() && std::prev(merged.end())->first == k) {
-        std::prev(merged.end())->second += v;
-      } else {
-        merged.emplace_hint(merged.end(), std::move(k), v);
-      }
-    }
-    to.swap(merged);
+  // A batch holds a few hundred distinct counters however many posts it has: added in one go.
+  void AddCountersToBatch() {
+    for (const auto& [k, v] : counters) batch->counter_deltas[k] += v;
+    counters.clear();
   }
-  void MoveTo(store::Batch& batch) { MoveInto(counters, batch.counter_deltas); }
 };
 
 void AddEngagement(Deltas& d, const std::vector<std::string>& campaigns, std::string_view platform,
@@ -205,8 +191,7 @@ Result<PageOutcome> Ingester::Apply(const std::vector<Post>& posts,
 
   store::Batch batch;
   batch.posts.reserve(unique.size());
-  Deltas d;
-  d.series = &batch.series_deltas;
+  Deltas d{&batch};
   // Earliest creation time wins: backfilled pages may bring older mentions after newer ones.
   auto mark = [&](const char* name, const std::string& pm, const std::string& campaign, int64_t ms) {
     const std::string key = CounterKey{name, {{"policymaker", pm}, {"campaign", campaign}}}.Encode();
@@ -342,7 +327,7 @@ Result<PageOutcome> Ingester::Apply(const std::vector<Post>& posts,
     batch.posts.push_back(std::move(sp));
     ++out.new_posts;
   }
-  d.MoveTo(batch);
+  d.AddCountersToBatch();
   for (const auto& [k, v] : cursors) batch.cursors[k] = v;
   if (!batch.empty()) {
     if (auto r = store_.Commit(batch); !r) return Fail(r.error());
