@@ -21,16 +21,6 @@ inline simdjson::ondemand::parser& ThreadParser() {
   return parser;
 }
 
-// Starts iterating `padded` with this thread's parser; `what` names the document in errors.
-inline Result<simdjson::ondemand::document> Iterate(const simdjson::padded_string& padded,
-                                                    std::string_view what) {
-  simdjson::ondemand::document doc;
-  if (auto ec = ThreadParser().iterate(padded).get(doc)) {
-    return Fail(Error::Parse(std::string(what) + ": " + simdjson::error_message(ec)));
-  }
-  return doc;
-}
-
 // Bodies up to this size are copied into a padded buffer the thread keeps and reuses; a larger one
 // gets a buffer of its own, freed with it, so one huge page does not pin its size in every thread
 // that ever parsed one.
@@ -45,8 +35,7 @@ class PaddedBody {
   explicit PaddedBody(std::string_view body) {
     if (body.size() > kMaxReusedPaddedBytes) {
       owned_ = simdjson::padded_string(body);
-      view_ = simdjson::padded_string_view(owned_.data(), owned_.size(),
-                                           owned_.size() + simdjson::SIMDJSON_PADDING);
+      view_ = owned_;
       return;
     }
     thread_local std::string buffer;
@@ -65,7 +54,8 @@ class PaddedBody {
   simdjson::padded_string_view view_;
 };
 
-// Iterate() for a PaddedBody (or any padded view that outlives the document).
+// Starts iterating `padded` (a PaddedBody's view, or a padded_string) with this thread's parser;
+// `padded` must outlive the document. `what` names the document in errors.
 inline Result<simdjson::ondemand::document> Iterate(simdjson::padded_string_view padded,
                                                     std::string_view what) {
   simdjson::ondemand::document doc;
@@ -81,23 +71,37 @@ inline bool AtDocumentEnd(simdjson::ondemand::document& doc) {
   return doc.current_location().error() == simdjson::OUT_OF_BOUNDS;
 }
 
+// A string value as a view into the parser's buffer, valid until the thread's parser iterates
+// another document.
+inline simdjson::error_code ReadView(simdjson::ondemand::value& v, std::string_view& out) {
+  return v.get_string().get(out);
+}
+
+// Like ReadView, but JSON null reads as "".
+inline simdjson::error_code ReadNullableView(simdjson::ondemand::value& v, std::string_view& out) {
+  bool is_null = false;
+  if (auto ec = v.is_null().get(is_null)) return ec;
+  if (is_null) {
+    out = {};
+    return simdjson::SUCCESS;
+  }
+  return ReadView(v, out);
+}
+
 // Copies a string value out of the parser's buffer.
 inline simdjson::error_code ReadString(simdjson::ondemand::value& v, std::string& out) {
   std::string_view s;
-  if (auto ec = v.get_string().get(s)) return ec;
+  if (auto ec = ReadView(v, s)) return ec;
   out.assign(s);
   return simdjson::SUCCESS;
 }
 
 // Like ReadString, but JSON null reads as "".
 inline simdjson::error_code ReadNullableString(simdjson::ondemand::value& v, std::string& out) {
-  bool is_null = false;
-  if (auto ec = v.is_null().get(is_null)) return ec;
-  if (is_null) {
-    out.clear();
-    return simdjson::SUCCESS;
-  }
-  return ReadString(v, out);
+  std::string_view s;
+  if (auto ec = ReadNullableView(v, s)) return ec;
+  out.assign(s);
+  return simdjson::SUCCESS;
 }
 
 }  // namespace chorus::collectors

@@ -18,15 +18,6 @@ namespace {
 
 namespace od = simdjson::ondemand;
 
-void AppendAsciiLower(std::string& out, std::string_view s) {
-  const size_t start = out.size();
-  out.append(s);
-  for (size_t i = start; i < out.size(); ++i) {
-    char& c = out[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-}
-
 bool IsAsciiSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'; }
 
 std::string_view TrimAscii(std::string_view s) {
@@ -174,23 +165,6 @@ constexpr uint64_t BytesEqualBits(uint64_t word, char c) {
 }
 
 simdjson::error_code ReadInt(od::value& v, int64_t& out) { return v.get_int64().get(out); }
-
-// String values are read as views into the parser's string buffer, which stays valid for the
-// whole document, and are copied once, into the Post.
-simdjson::error_code ReadView(od::value& v, std::string_view& out) {
-  return v.get_string().get(out);
-}
-
-// Like ReadView, but JSON null reads as "".
-simdjson::error_code ReadNullableView(od::value& v, std::string_view& out) {
-  bool is_null = false;
-  if (auto ec = v.is_null().get(is_null)) return ec;
-  if (is_null) {
-    out = {};
-    return simdjson::SUCCESS;
-  }
-  return ReadView(v, out);
-}
 
 struct Mention {
   std::string_view id;

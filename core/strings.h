@@ -8,11 +8,18 @@ namespace chorus {
 
 // ASCII lower-casing: hashtags, handles and header names are compared this way; bytes outside
 // ASCII (UTF-8 sequences) are kept as they are.
-inline std::string AsciiLower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
+inline void AppendAsciiLower(std::string& out, std::string_view s) {
+  const size_t start = out.size();
+  out.append(s);
+  for (size_t i = start; i < out.size(); ++i) {
+    char& c = out[i];
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   }
+}
+
+inline std::string AsciiLower(std::string_view s) {
+  std::string out;
+  AppendAsciiLower(out, s);
   return out;
 }
 
