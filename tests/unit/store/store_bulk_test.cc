@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -108,6 +109,23 @@ std::string ReadEverything(const Store& store) {
   return out;
 }
 
+OpenOptions BulkLoad() {
+  OpenOptions options;
+  options.bulk_load = true;
+  return options;
+}
+
+// A bulk-load store at `path` that committed posts [0, 10,000) as table files; nullptr on failure.
+std::unique_ptr<Store> BulkStoreWithOneBatch(const std::string& path) {
+  auto store = Store::Open(path, BulkLoad());
+  EXPECT_TRUE(store) << store.error().ToString();
+  if (!store) return nullptr;
+  auto committed = (*store)->Commit(PostsBatch(0, 10'000, 0));
+  EXPECT_TRUE(committed) << committed.error().ToString();
+  if (!committed) return nullptr;
+  return std::move(*store);
+}
+
 // The same batches, one store committing them through the log, one as a bulk load.
 TEST(StoreBulkLoad, LargeCommitsAsTableFilesReadExactlyAsLoggedCommits) {
   testing::TempDir dir;
@@ -136,9 +154,7 @@ TEST(StoreBulkLoad, LargeCommitsAsTableFilesReadExactlyAsLoggedCommits) {
   batches.back().refresh_deletes.push_back({"src", kStartMs + 1000, "k1", "id", 1});
   batches.push_back(PostsBatch(100, 10'200, 3));
 
-  OpenOptions bulk;
-  bulk.bulk_load = true;
-  for (const auto& [name, options] : {std::pair{"logged", OpenOptions{}}, {"bulk", bulk}}) {
+  for (const auto& [name, options] : {std::pair{"logged", OpenOptions{}}, {"bulk", BulkLoad()}}) {
     auto store = Store::Open(dir.path() + "/" + name, options);
     ASSERT_TRUE(store) << store.error().ToString();
     for (const Batch& b : batches) ASSERT_TRUE((*store)->Commit(b)) << name;
@@ -169,16 +185,10 @@ TEST(StoreBulkLoad, LargeCommitsAsTableFilesReadExactlyAsLoggedCommits) {
 TEST(StoreBulkLoad, LeftoverFilesOfAnInterruptedCommitAreRemovedOnOpen) {
   testing::TempDir dir;
   const std::string path = dir.path() + "/store";
-  OpenOptions bulk;
-  bulk.bulk_load = true;
-  {
-    auto store = Store::Open(path, bulk);
-    ASSERT_TRUE(store) << store.error().ToString();
-    ASSERT_TRUE((*store)->Commit(PostsBatch(0, 10'000, 0)));
-  }
+  ASSERT_TRUE(BulkStoreWithOneBatch(path));
   std::filesystem::create_directories(path + "/bulk-commit");
   { std::ofstream(path + "/bulk-commit/9.sst") << "half a table file"; }
-  auto store = Store::Open(path, bulk);
+  auto store = Store::Open(path, BulkLoad());
   ASSERT_TRUE(store) << store.error().ToString();
   EXPECT_FALSE(std::filesystem::exists(path + "/bulk-commit/9.sst"));
   EXPECT_EQ(*(*store)->CountPosts(), 10'000);
@@ -194,21 +204,18 @@ TEST(StoreBulkLoad, LeftoverFilesOfAnInterruptedCommitAreRemovedOnOpen) {
 TEST(StoreBulkLoad, ACommitWhoseFilesCannotBeWrittenFailsClearlyAndChangesNothing) {
   testing::TempDir dir;
   const std::string path = dir.path() + "/store";
-  OpenOptions bulk;
-  bulk.bulk_load = true;
-  auto store = Store::Open(path, bulk);
-  ASSERT_TRUE(store) << store.error().ToString();
-  ASSERT_TRUE((*store)->Commit(PostsBatch(0, 10'000, 0)));
+  const std::unique_ptr<Store> store = BulkStoreWithOneBatch(path);
+  ASSERT_TRUE(store);
   std::filesystem::remove_all(path + "/bulk-commit");
   { std::ofstream(path + "/bulk-commit") << "a file where the commit directory goes"; }
-  auto failed = (*store)->Commit(PostsBatch(10'000, 20'000, 0));
+  auto failed = store->Commit(PostsBatch(10'000, 20'000, 0));
   ASSERT_FALSE(failed);
   EXPECT_EQ(failed.error().code, ErrorCode::kStorage);
   EXPECT_NE(failed.error().message.find(path + "/bulk-commit"), std::string::npos) << failed.error().message;
-  EXPECT_EQ(*(*store)->CountPosts(), 10'000);
+  EXPECT_EQ(*store->CountPosts(), 10'000);
   std::filesystem::remove(path + "/bulk-commit");
-  ASSERT_TRUE((*store)->Commit(PostsBatch(10'000, 20'000, 0)));
-  EXPECT_EQ(*(*store)->CountPosts(), 20'000);
+  ASSERT_TRUE(store->Commit(PostsBatch(10'000, 20'000, 0)));
+  EXPECT_EQ(*store->CountPosts(), 20'000);
 }
 
 }  // namespace
