@@ -141,7 +141,10 @@ class FileSink : public Sink {
       if (inserted) {
         while (f->index < impl_->handles.size() && impl_->handles[f->index] != cf) ++f->index;
         f->partition_separators = cf == impl_->post_index ? 1 : cf == impl_->authors ? 2 : 0;
-        f->series = cf == impl_->series || cf == impl_->series_1h || cf == impl_->series_1d;
+        // Only minute series are partitioned: an hour or day series gets a few keys a batch, so
+        // its files would be tiny, and creating a file costs more than compacting a few
+        // thousand sums out of level 0.
+        f->series = cf == impl_->series;
       }
       last_cf_ = cf;
       last_family_ = f;
