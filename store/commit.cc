@@ -19,6 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/string_order.h"
 #include "store/store_internal.h"
 
 namespace chorus::store {
@@ -197,15 +198,14 @@ void Emit(const Store::Impl& db, const Batch& batch, Sink& sink) {
   // The post itself goes in its "" index entry, `posts` locates it (schema 2). Index and author
   // entries are idempotent puts: an updated post rewrites the same keys.
   const size_t n = batch.posts.size();
-  std::vector<const StoredPost*> by_key;
-  by_key.reserve(n);
-  for (const auto& p : batch.posts) by_key.push_back(&p);
-  std::stable_sort(by_key.begin(), by_key.end(),
-                   [](const StoredPost* a, const StoredPost* b) { return a->post.key < b->post.key; });
+  std::vector<std::string_view> post_keys;
+  post_keys.reserve(n);
+  for (const auto& p : batch.posts) post_keys.push_back(p.post.key);
+  const std::vector<uint32_t> by_key = SortedOrder(post_keys);
   for (size_t i = 0; i < n; ++i) {
-    const StoredPost* p = by_key[i];
-    if (i + 1 < n && by_key[i + 1]->post.key == p->post.key) continue;  // a later copy wins
-    sink.Put(db.posts, p->post.key, PostLocator(p->post.created_at_ms));
+    const std::string_view k = post_keys[by_key[i]];
+    if (i + 1 < n && post_keys[by_key[i + 1]] == k) continue;  // a later copy wins
+    sink.Put(db.posts, k, PostLocator(batch.posts[by_key[i]].post.created_at_ms));
   }
 
   // Index and author keys are sorted as numbers and ranks, not as strings (the comparisons were
@@ -287,10 +287,8 @@ void Emit(const Store::Impl& db, const Batch& batch, Sink& sink) {
   for (uint32_t r = 0; r < prefix_order.size(); ++r) prefix_rank[prefix_order[r]] = r;
   // Authors are ranked the same way: each distinct name is compared a few times, not once per
   // entry that ties on its bucket.
-  std::vector<uint32_t> author_order(author_names.size()), author_rank(author_names.size());
-  for (uint32_t i = 0; i < author_order.size(); ++i) author_order[i] = i;
-  std::sort(author_order.begin(), author_order.end(),
-            [&](uint32_t a, uint32_t b) { return author_names[a] < author_names[b]; });
+  const std::vector<uint32_t> author_order = SortedOrder(author_names);
+  std::vector<uint32_t> author_rank(author_names.size());
   for (uint32_t r = 0; r < author_order.size(); ++r) author_rank[author_order[r]] = r;
   for (auto& a : authors) {
     a.prefix = prefix_rank[a.prefix];

@@ -19,6 +19,7 @@
 #include <unordered_map>
 
 #include "core/record_codec.h"
+#include "core/string_order.h"
 #include "store/store_internal.h"
 
 namespace chorus::store {
@@ -314,11 +315,29 @@ Result<std::vector<std::optional<StoredPost>>> Store::GetPosts(
   const size_t n = keys.size();
   std::vector<std::optional<StoredPost>> out(n);
   if (n == 0) return out;
-  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
-  std::vector<rocksdb::PinnableSlice> values(n);
-  std::vector<rocksdb::Status> statuses(n);
-  impl_->db->MultiGet(rocksdb::ReadOptions(), impl_->posts, n, slices.data(), values.data(),
-                      statuses.data());
+  // Keys go to MultiGet sorted, by SortedOrder rather than by MultiGet's own comparisons of
+  // whole keys (post URIs share long prefixes); results are mapped back to the callers' order.
+  auto multi_get = [&](rocksdb::ColumnFamilyHandle* cf, const std::vector<std::string_view>& ks,
+                       std::vector<rocksdb::PinnableSlice>& values,
+                       std::vector<rocksdb::Status>& statuses) {
+    const std::vector<uint32_t> order = SortedOrder(ks);
+    std::vector<rocksdb::Slice> sorted;
+    sorted.reserve(ks.size());
+    for (uint32_t i : order) sorted.emplace_back(ks[i].data(), ks[i].size());
+    std::vector<rocksdb::PinnableSlice> sorted_values(ks.size());
+    std::vector<rocksdb::Status> sorted_statuses(ks.size());
+    impl_->db->MultiGet(rocksdb::ReadOptions(), cf, ks.size(), sorted.data(), sorted_values.data(),
+                        sorted_statuses.data(), /*sorted_input=*/true);
+    values.resize(ks.size());
+    statuses.resize(ks.size());
+    for (size_t j = 0; j < order.size(); ++j) {
+      values[order[j]] = std::move(sorted_values[j]);
+      statuses[order[j]] = std::move(sorted_statuses[j]);
+    }
+  };
+  std::vector<rocksdb::PinnableSlice> values;
+  std::vector<rocksdb::Status> statuses;
+  multi_get(impl_->posts, std::vector<std::string_view>(keys.begin(), keys.end()), values, statuses);
   // Schema 2 locators lead to the post's "" index entry; schema 1 values are the post itself.
   std::vector<size_t> located;
   std::vector<std::string> entry_keys;
@@ -337,11 +356,10 @@ Result<std::vector<std::optional<StoredPost>>> Store::GetPosts(
   }
   if (located.empty()) return out;
   const size_t m = located.size();
-  std::vector<rocksdb::Slice> entry_slices(entry_keys.begin(), entry_keys.end());
-  std::vector<rocksdb::PinnableSlice> entries(m);
-  std::vector<rocksdb::Status> entry_statuses(m);
-  impl_->db->MultiGet(rocksdb::ReadOptions(), impl_->post_index, m, entry_slices.data(),
-                      entries.data(), entry_statuses.data());
+  std::vector<rocksdb::PinnableSlice> entries;
+  std::vector<rocksdb::Status> entry_statuses;
+  multi_get(impl_->post_index, std::vector<std::string_view>(entry_keys.begin(), entry_keys.end()),
+            entries, entry_statuses);
   for (size_t j = 0; j < m; ++j) {
     if (entry_statuses[j].IsNotFound()) continue;  // dropped by retention before its locator
     if (!entry_statuses[j].ok()) return Fail(StorageError("cannot read post", entry_statuses[j]));

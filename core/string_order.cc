@@ -1,0 +1,97 @@
+#include "core/string_order.h"
+
+#include <algorithm>
+#include <cstring>
+#include <numeric>
+
+namespace chorus {
+namespace {
+
+// Bytes [depth, depth + 8) of a key as a big-endian number (zero-padded past its end), and how
+// many of them the key has. Ordering by (word, len) is the byte order of the keys' tails: a key
+// that ends inside the word compares as its zero padding, and ties with a key that goes on with
+// zero bytes are broken by length.
+struct Word {
+  uint64_t bytes;
+  uint32_t len;  // 0..8; 8 means "and maybe more"
+  bool operator<(const Word& o) const { return bytes != o.bytes ? bytes < o.bytes : len < o.len; }
+  bool operator==(const Word& o) const { return bytes == o.bytes && len == o.len; }
+};
+
+Word WordAt(std::string_view key, size_t depth) {
+  const size_t left = key.size() > depth ? key.size() - depth : 0;
+  const size_t len = left < 8 ? left : 8;
+  unsigned char b[8] = {};
+  std::memcpy(b, key.data() + depth, len);
+  uint64_t v = 0;
+  for (unsigned char c : b) v = (v << 8) | c;
+  return {v, static_cast<uint32_t>(len)};
+}
+
+class Sorter {
+ public:
+  explicit Sorter(const std::vector<std::string_view>& keys) : keys_(keys) {}
+
+  // Sorts a[0, n), whose keys share their first `depth` bytes. `budget` bounds the recursion:
+  // past it (an adversarial input), the range is sorted by plain comparisons.
+  void Sort(uint32_t* a, size_t n, size_t depth, int budget) {
+    while (n > 1) {
+      if (n <= 16 || budget-- <= 0) {
+        SortByComparison(a, n, depth);
+        return;
+      }
+      const Word p = MedianOfThree(WordAt(keys_[a[0]], depth), WordAt(keys_[a[n / 2]], depth),
+                                   WordAt(keys_[a[n - 1]], depth));
+      size_t lt = 0, i = 0, gt = n;  // [0, lt) < p, [lt, i) == p, [gt, n) > p
+      while (i < gt) {
+        const Word w = WordAt(keys_[a[i]], depth);
+        if (w < p) {
+          std::swap(a[lt++], a[i++]);
+        } else if (p < w) {
+          std::swap(a[i], a[--gt]);
+        } else {
+          ++i;
+        }
+      }
+      Sort(a, lt, depth, budget);
+      Sort(a + gt, n - gt, depth, budget);
+      a += lt;
+      n = gt - lt;
+      if (p.len < 8) {  // these keys end in this word: all equal, in input order
+        std::sort(a, a + n);
+        return;
+      }
+      depth += 8;
+    }
+  }
+
+ private:
+  static Word MedianOfThree(Word x, Word y, Word z) {
+    if (y < x) std::swap(x, y);
+    if (z < y) std::swap(y, z);
+    if (y < x) std::swap(x, y);
+    return y;
+  }
+
+  void SortByComparison(uint32_t* a, size_t n, size_t depth) {
+    std::sort(a, a + n, [&](uint32_t x, uint32_t y) {
+      const int c = keys_[x].substr(depth).compare(keys_[y].substr(depth));
+      return c != 0 ? c < 0 : x < y;
+    });
+  }
+
+  const std::vector<std::string_view>& keys_;
+};
+
+}  // namespace
+
+std::vector<uint32_t> SortedOrder(const std::vector<std::string_view>& keys) {
+  std::vector<uint32_t> order(keys.size());
+  std::iota(order.begin(), order.end(), 0u);
+  int budget = 2;
+  for (size_t n = keys.size(); n > 1; n >>= 1) budget += 2;
+  Sorter(keys).Sort(order.data(), order.size(), 0, budget);
+  return order;
+}
+
+}  // namespace chorus

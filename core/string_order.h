@@ -1,0 +1,17 @@
+// The byte order of many strings at once, for the bulk paths that sort tens of thousands of
+// keys sharing long prefixes (post URIs, author handles): comparing such keys one pair at a time
+// re-reads the shared prefix on every comparison, which was most of a bulk commit's sorting.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+namespace chorus {
+
+// The permutation that puts `keys` in byte order (std::string_view's operator<): keys[order[0]]
+// is the least. Equal keys keep their input order. A multikey quicksort over 8-byte words, so
+// shared prefixes are read about once per level of the partitioning rather than per comparison.
+std::vector<uint32_t> SortedOrder(const std::vector<std::string_view>& keys);
+
+}  // namespace chorus
