@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <malloc.h>
 #include <memory>
 #include <optional>
 #include <set>
@@ -350,6 +351,12 @@ int RunImportCommand(const std::vector<std::string>& args) {
       bar.Update(total > 0 ? static_cast<double>(bytes) / static_cast<double>(total) : 0, detail);
     };
   }
+  // An import allocates and frees millions of small strings per batch. glibc parks small frees
+  // in fastbins and coalesces them all in a malloc_consolidate pass that every large free
+  // triggers, which was a tenth of an import's CPU; without fastbins (the per-thread cache still
+  // serves the hot sizes) each free coalesces at once, for 6% less CPU in all. This process does
+  // nothing else, so the setting is made for it here rather than inside ImportArchives.
+  mallopt(M_MXFAST, 0);
   auto summary = ImportArchives(*loaded.config, options, reporter);
   bar.Finish();
   if (!summary) {
