@@ -189,6 +189,22 @@ void EmitSorted(Sink& sink, rocksdb::ColumnFamilyHandle* cf, KeyedOps ops) {
   }
 }
 
+// Copies the `n` strings get(0) ... get(n - 1) into `bytes`, back to back, and returns views of
+// the copies.
+template <typename Get>
+std::vector<std::string_view> Packed(size_t n, Get get, std::string& bytes) {
+  size_t total = 0;
+  for (size_t i = 0; i < n; ++i) total += get(i).size();
+  bytes.clear();
+  bytes.reserve(total);
+  for (size_t i = 0; i < n; ++i) bytes.append(get(i));
+  std::vector<std::string_view> views(n);
+  for (size_t i = 0, at = 0; i < n; at += views[i].size(), ++i) {
+    views[i] = std::string_view(bytes.data() + at, get(i).size());
+  }
+  return views;
+}
+
 // Everything `batch` writes, family by family, each family's keys in ascending order: RocksDB
 // inserts each next to the previous one (the skiplist's sequential splice, and per-prefix insert
 // hints) instead of searching the memtable from the top, an SST file needs them so, and an
@@ -198,9 +214,12 @@ void Emit(const Store::Impl& db, const Batch& batch, Sink& sink) {
   // The post itself goes in its "" index entry, `posts` locates it (schema 2). Index and author
   // entries are idempotent puts: an updated post rewrites the same keys.
   const size_t n = batch.posts.size();
-  std::vector<std::string_view> post_keys;
-  post_keys.reserve(n);
-  for (const auto& p : batch.posts) post_keys.push_back(p.post.key);
+  // The posts' keys and authors are read several times below, in several orders, and each post's
+  // strings lie kilobytes from the next one's: copied once into contiguous buffers, they are
+  // read from cache rather than from memory (those misses were a tenth of a bulk commit).
+  std::string key_bytes, author_bytes;
+  const std::vector<std::string_view> post_keys = Packed(
+      n, [&](size_t i) -> std::string_view { return batch.posts[i].post.key; }, key_bytes);
   const std::vector<uint32_t> by_key = SortedOrder(post_keys);
   for (size_t i = 0; i < n; ++i) {
     const std::string_view k = post_keys[by_key[i]];
@@ -226,7 +245,7 @@ void Emit(const Store::Impl& db, const Batch& batch, Sink& sink) {
   struct Entry {  // an index entry: "" (rank 0) or a campaign's (rank 1 + its rank)
     uint32_t rank;
     int64_t created_ms;
-    const StoredPost* post;
+    uint32_t post;  // into batch.posts
   };
   struct AuthorEntry {
     uint32_t prefix;  // into author_prefixes until ranked, then its rank
@@ -240,12 +259,13 @@ void Emit(const Store::Impl& db, const Batch& batch, Sink& sink) {
   std::unordered_map<std::string_view, uint32_t> author_of;
   std::map<std::pair<uint32_t, Platform>, uint32_t> prefix_of;  // (campaign rank, platform) -> first of 3
   entries.reserve(n * 2);
-  for (const auto& p : batch.posts) {
-    entries.push_back({0, p.post.created_at_ms, &p});
+  for (uint32_t i = 0; i < n; ++i) {
+    const StoredPost& p = batch.posts[i];
+    entries.push_back({0, p.post.created_at_ms, i});
     const int64_t created_s = FloorDiv(p.post.created_at_ms, 1000);
     for (const auto& c : p.campaigns) {
       const uint32_t rank = campaign_rank(c);
-      entries.push_back({1 + rank, p.post.created_at_ms, &p});
+      entries.push_back({1 + rank, p.post.created_at_ms, i});
       if (p.post.author.empty()) continue;
       auto [it, inserted] = prefix_of.try_emplace({rank, p.post.platform}, author_prefixes.size());
       if (inserted) {
@@ -261,10 +281,10 @@ void Emit(const Store::Impl& db, const Batch& batch, Sink& sink) {
       }
     }
   }
-  auto by_position = [](const Entry& a, const Entry& b) {
+  auto by_position = [&post_keys](const Entry& a, const Entry& b) {
     if (a.rank != b.rank) return a.rank < b.rank;
     if (a.created_ms != b.created_ms) return a.created_ms < b.created_ms;
-    return a.post->post.key < b.post->post.key;
+    return post_keys[a.post] < post_keys[b.post];
   };
   std::stable_sort(entries.begin(), entries.end(), by_position);
   std::string key, value;
@@ -272,9 +292,9 @@ void Emit(const Store::Impl& db, const Batch& batch, Sink& sink) {
     const Entry& e = entries[i];
     if (i + 1 < entries.size() && !by_position(e, entries[i + 1])) continue;  // a later copy wins
     IndexKeyTo(&key, e.rank == 0 ? std::string_view() : campaigns[e.rank - 1], e.created_ms,
-               e.post->post.key);
+               post_keys[e.post]);
     if (e.rank == 0) {
-      EncodeStoredPostTo(*e.post, &value);
+      EncodeStoredPostTo(batch.posts[e.post], &value);
       sink.Put(db.post_index, key, value);
     } else {
       sink.Put(db.post_index, key, rocksdb::Slice());
@@ -287,6 +307,7 @@ void Emit(const Store::Impl& db, const Batch& batch, Sink& sink) {
   for (uint32_t r = 0; r < prefix_order.size(); ++r) prefix_rank[prefix_order[r]] = r;
   // Authors are ranked the same way: each distinct name is compared a few times, not once per
   // entry that ties on its bucket.
+  author_names = Packed(author_names.size(), [&](size_t i) { return author_names[i]; }, author_bytes);
   const std::vector<uint32_t> author_order = SortedOrder(author_names);
   std::vector<uint32_t> author_rank(author_names.size());
   for (uint32_t r = 0; r < author_order.size(); ++r) author_rank[author_order[r]] = r;
