@@ -151,17 +151,19 @@ Result<PageOutcome> Ingester::Apply(const std::vector<Post>& posts,
     if (inserted) unique.push_back(&p);
     else unique[it->second] = &p;
   }
-  std::vector<std::string> keys;
+  std::vector<std::string_view> keys;
   keys.reserve(unique.size());
   for (const Post* p : unique) keys.push_back(p->key);
-  auto existing = store_.GetPosts(keys);
-  if (!existing) return Fail(existing.error());
+  auto found = store_.FindPosts(keys);
+  if (!found) return Fail(found.error());
+  std::vector<const store::StoredPost*> existing(unique.size(), nullptr);  // the stored copy
+  for (const auto& [i, stored] : *found) existing[i] = &stored;
 
   // Parents of policymakers' posts: a reply to or quote of a campaign post is a response to that
   // campaign (design §5), so their stored campaigns are needed.
   std::vector<std::string> parent_keys;
   for (size_t i = 0; i < unique.size(); ++i) {
-    if ((*existing)[i]) continue;
+    if (existing[i]) continue;
     for (const std::string* k : {&unique[i]->in_reply_to_key, &unique[i]->quote_of}) {
       if (!k->empty()) parent_keys.push_back(*k);
     }
@@ -181,7 +183,7 @@ Result<PageOutcome> Ingester::Apply(const std::vector<Post>& posts,
   std::vector<std::optional<analytics::Match>> matches(unique.size());
   for (size_t i = 0; i < unique.size(); ++i) {
     const Post& post = *unique[i];
-    if ((*existing)[i]) continue;
+    if (existing[i]) continue;
     if (post_retention_ms_ > 0 && post.created_at_ms < now_ms - post_retention_ms_) continue;
     matches[i] = matcher_->Evaluate(post);
     if (!parent_keys.empty() && matches[i]->relevant() && !matches[i]->campaigns.empty()) {
@@ -224,7 +226,7 @@ Result<PageOutcome> Ingester::Apply(const std::vector<Post>& posts,
   for (size_t i = 0; i < unique.size(); ++i) {
     const Post& post = *unique[i];
     const std::string platform(PlatformName(post.platform));
-    const auto& known = (*existing)[i];
+    const store::StoredPost* known = existing[i];
     if (known) {
       // Refresh answers come from the same source, so their local id is the one to ask for next
       // time (an edited X post has a new id but the same identity).

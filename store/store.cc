@@ -312,61 +312,63 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const OpenOp
 
 Result<std::vector<std::optional<StoredPost>>> Store::GetPosts(
     const std::vector<std::string>& keys) const {
-  const size_t n = keys.size();
-  std::vector<std::optional<StoredPost>> out(n);
-  if (n == 0) return out;
+  std::vector<std::optional<StoredPost>> out(keys.size());
+  auto found = FindPosts(std::vector<std::string_view>(keys.begin(), keys.end()));
+  if (!found) return Fail(found.error());
+  for (auto& [i, post] : *found) out[i] = std::move(post);
+  return out;
+}
+
+Result<std::vector<std::pair<size_t, StoredPost>>> Store::FindPosts(
+    const std::vector<std::string_view>& keys) const {
+  std::vector<std::pair<size_t, StoredPost>> out;
+  if (keys.empty()) return out;
   // Keys go to MultiGet sorted, by SortedOrder rather than by MultiGet's own comparisons of
-  // whole keys (post URIs share long prefixes); results are mapped back to the callers' order.
+  // whole keys (post URIs share long prefixes). `visit` sees each key's index and result.
   auto multi_get = [&](rocksdb::ColumnFamilyHandle* cf, const std::vector<std::string_view>& ks,
-                       std::vector<rocksdb::PinnableSlice>& values,
-                       std::vector<rocksdb::Status>& statuses) {
+                       const auto& visit) -> Result<void> {
     const std::vector<uint32_t> order = SortedOrder(ks);
     std::vector<rocksdb::Slice> sorted;
     sorted.reserve(ks.size());
     for (uint32_t i : order) sorted.emplace_back(ks[i].data(), ks[i].size());
-    std::vector<rocksdb::PinnableSlice> sorted_values(ks.size());
-    std::vector<rocksdb::Status> sorted_statuses(ks.size());
-    impl_->db->MultiGet(rocksdb::ReadOptions(), cf, ks.size(), sorted.data(), sorted_values.data(),
-                        sorted_statuses.data(), /*sorted_input=*/true);
-    values.resize(ks.size());
-    statuses.resize(ks.size());
+    std::vector<rocksdb::PinnableSlice> values(ks.size());
+    std::vector<rocksdb::Status> statuses(ks.size());
+    impl_->db->MultiGet(rocksdb::ReadOptions(), cf, ks.size(), sorted.data(), values.data(),
+                        statuses.data(), /*sorted_input=*/true);
     for (size_t j = 0; j < order.size(); ++j) {
-      values[order[j]] = std::move(sorted_values[j]);
-      statuses[order[j]] = std::move(sorted_statuses[j]);
+      if (statuses[j].IsNotFound()) continue;
+      if (!statuses[j].ok()) return Fail(StorageError("cannot read post", statuses[j]));
+      if (auto r = visit(order[j], values[j].ToStringView()); !r) return r;
     }
+    return {};
   };
-  std::vector<rocksdb::PinnableSlice> values;
-  std::vector<rocksdb::Status> statuses;
-  multi_get(impl_->posts, std::vector<std::string_view>(keys.begin(), keys.end()), values, statuses);
   // Schema 2 locators lead to the post's "" index entry; schema 1 values are the post itself.
   std::vector<size_t> located;
   std::vector<std::string> entry_keys;
-  for (size_t i = 0; i < n; ++i) {
-    if (statuses[i].IsNotFound()) continue;
-    if (!statuses[i].ok()) return Fail(StorageError("cannot read post", statuses[i]));
-    const std::string_view v = values[i].ToStringView();
+  auto r = multi_get(impl_->posts, keys, [&](size_t i, std::string_view v) -> Result<void> {
     if (auto created_ms = ParsePostLocator(v)) {
       located.push_back(i);
       entry_keys.push_back(IndexKey("", *created_ms, keys[i]));
-      continue;
+      return {};
     }
     auto decoded = DecodeStoredPost(v);
     if (!decoded) return Fail(decoded.error());
-    out[i] = std::move(*decoded);
+    out.emplace_back(i, std::move(*decoded));
+    return {};
+  });
+  if (!r) return Fail(r.error());
+  if (!located.empty()) {
+    // An index entry missing behind its locator was dropped by retention: the post is gone.
+    r = multi_get(impl_->post_index, std::vector<std::string_view>(entry_keys.begin(), entry_keys.end()),
+                  [&](size_t j, std::string_view v) -> Result<void> {
+                    auto decoded = DecodeStoredPost(v);
+                    if (!decoded) return Fail(decoded.error());
+                    out.emplace_back(located[j], std::move(*decoded));
+                    return {};
+                  });
+    if (!r) return Fail(r.error());
   }
-  if (located.empty()) return out;
-  const size_t m = located.size();
-  std::vector<rocksdb::PinnableSlice> entries;
-  std::vector<rocksdb::Status> entry_statuses;
-  multi_get(impl_->post_index, std::vector<std::string_view>(entry_keys.begin(), entry_keys.end()),
-            entries, entry_statuses);
-  for (size_t j = 0; j < m; ++j) {
-    if (entry_statuses[j].IsNotFound()) continue;  // dropped by retention before its locator
-    if (!entry_statuses[j].ok()) return Fail(StorageError("cannot read post", entry_statuses[j]));
-    auto decoded = DecodeStoredPost(entries[j].ToStringView());
-    if (!decoded) return Fail(decoded.error());
-    out[located[j]] = std::move(*decoded);
-  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   return out;
 }
 
