@@ -32,7 +32,13 @@ inline constexpr size_t kMaxReusedPaddedBytes = size_t{1} << 20;
 // which the one document per ThreadParser() already implies.
 class PaddedBody {
  public:
-  explicit PaddedBody(std::string_view body) {
+  // `readable`: how many bytes at body.data() may be read. When they include simdjson's padding
+  // after the body (a line buffer reserved for it), the body is parsed where it is, uncopied.
+  explicit PaddedBody(std::string_view body, size_t readable = 0) {
+    if (readable >= body.size() + simdjson::SIMDJSON_PADDING) {
+      view_ = simdjson::padded_string_view(body.data(), body.size(), readable);
+      return;
+    }
     if (body.size() > kMaxReusedPaddedBytes) {
       owned_ = simdjson::padded_string(body);
       view_ = owned_;

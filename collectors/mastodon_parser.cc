@@ -11,6 +11,8 @@
 
 #include "collectors/json_support.h"
 #include "core/time.h"
+
+static_assert(chorus::collectors::kParsePadding == simdjson::SIMDJSON_PADDING);
 #include "core/strings.h"
 
 namespace chorus::collectors {
@@ -640,14 +642,14 @@ int OwedAfterTag(std::string_view name, int owed_newlines) {
 
 }  // namespace
 
-Result<std::vector<Post>> ParseMastodonStatuses(std::string_view body,
-                                                std::string_view home_domain) {
+Result<std::vector<Post>> ParseMastodonStatuses(std::string_view body, std::string_view home_domain,
+                                                size_t readable) {
   // On-Demand validates only what it reads; checking the encoding up front means no post text,
   // and no skipped field, can carry invalid UTF-8 into the store.
   if (!simdjson::validate_utf8(body)) {
     return Fail(Error::Parse("mastodon statuses: body is not valid UTF-8"));
   }
-  const PaddedBody padded(body);
+  const PaddedBody padded(body, readable);
   auto doc = Iterate(padded.view(), "mastodon statuses");
   if (!doc) return Fail(doc.error());
   od::array arr;

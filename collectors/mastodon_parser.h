@@ -32,7 +32,12 @@ namespace chorus::collectors {
 // Unknown fields are ignored. A body that is not a JSON array, a truncated body, or a status
 // lacking `id`, `uri` or `created_at` (or with a wrong JSON type for a used field) makes the
 // whole page an Error with code kParse: a page is stored whole or not at all.
-Result<std::vector<Post>> ParseMastodonStatuses(std::string_view body, std::string_view home_domain);
+//
+// `readable` is how many bytes at body.data() may be read; a caller that keeps kParsePadding
+// bytes readable after the body (a reused line buffer) has it parsed in place rather than copied.
+inline constexpr size_t kParsePadding = 64;  // simdjson::SIMDJSON_PADDING, checked in the .cc
+Result<std::vector<Post>> ParseMastodonStatuses(std::string_view body, std::string_view home_domain,
+                                                size_t readable = 0);
 
 // Parses a single Status object (GET /api/v1/statuses/:id).
 Result<Post> ParseMastodonStatus(std::string_view body, std::string_view home_domain);

@@ -130,10 +130,11 @@ class LineParser {
   LineParser(Platform platform, std::string home_domain)
       : platform_(platform), home_domain_(std::move(home_domain)) {}
 
-  Result<std::vector<Post>> Parse(std::string_view line) const {
+  // `readable`: the bytes at line.data() that may be read (see ParseMastodonStatuses).
+  Result<std::vector<Post>> Parse(std::string_view line, size_t readable) const {
     switch (platform_) {
       case Platform::kMastodon: {
-        auto posts = collectors::ParseMastodonStatuses(line, home_domain_);
+        auto posts = collectors::ParseMastodonStatuses(line, home_domain_, readable);
         if (posts && home_domain_.empty()) QualifyLocalAccounts(*posts, PageHomeDomain(*posts));
         return posts;
       }
@@ -246,7 +247,10 @@ Result<ImportSummary> ImportArchives(const config::Config& config, const ImportO
         ++sum.blank_lines;
         continue;
       }
-      auto posts = parser.Parse(line);
+      // Room for the parser's padding after the line, so it parses the line where it is; the
+      // buffer is reused, so this grows it only for the longest lines.
+      line.reserve(line.size() + collectors::kParsePadding);
+      auto posts = parser.Parse(line, line.capacity());
       if (!posts) {
         ++sum.lines_skipped;
         if (reporter.skipped) {
