@@ -63,34 +63,48 @@ Engagement HighWater(const Engagement& a, const Engagement& b) {
 // Posts of several lines waiting for one ApplyPage call.
 class PendingBatch {
  public:
+  explicit PendingBatch(size_t expected) : expected_(expected) { posts_.reserve(expected_); }
   size_t size() const { return posts_.size(); }
   bool empty() const { return posts_.empty(); }
 
   // A post seen again before the batch commits keeps what applying the copies in turn would
   // keep: the latest copy, the engagement high-water mark, the follower count of first sight.
   void Add(Post post) {
-    auto [it, inserted] = index_.emplace(post.key, posts_.size());
-    if (inserted) {
-      posts_.push_back(std::move(post));
+    if (auto it = index_.find(post.key); it != index_.end()) {
+      Post& kept = posts_[it->second];
+      const Engagement high = HighWater(kept.engagement, post.engagement);
+      const int64_t followers = kept.author_followers;
+      std::string key = std::move(kept.key);  // the index views this string: it stays
+      kept = std::move(post);
+      kept.key = std::move(key);
+      kept.engagement = high;
+      kept.author_followers = followers;
       return;
     }
-    Post& kept = posts_[it->second];
-    const Engagement high = HighWater(kept.engagement, post.engagement);
-    const int64_t followers = kept.author_followers;
-    kept = std::move(post);
-    kept.engagement = high;
-    kept.author_followers = followers;
+    const bool grows = posts_.size() == posts_.capacity();
+    posts_.push_back(std::move(post));
+    if (grows) {
+      // The index views the posts' own keys, and a key short enough to live inside its string
+      // moved with the elements.
+      index_.clear();
+      for (size_t i = 0; i < posts_.size(); ++i) index_.emplace(posts_[i].key, i);
+    } else {
+      index_.emplace(posts_.back().key, posts_.size() - 1);
+    }
   }
 
   // Hands the posts over (the ingester stores them without copying) and empties the batch.
   std::vector<Post> Take() {
     index_.clear();
-    return std::exchange(posts_, {});
+    std::vector<Post> taken = std::exchange(posts_, {});
+    posts_.reserve(expected_);
+    return taken;
   }
 
  private:
+  size_t expected_;
   std::vector<Post> posts_;
-  std::unordered_map<std::string, size_t> index_;
+  std::unordered_map<std::string_view, size_t> index_;  // views of posts_[i].key
 };
 
 // The home domain of a Mastodon page parsed without one: the host of the `uri` of a status whose
@@ -212,7 +226,8 @@ Result<ImportSummary> ImportArchives(const config::Config& config, const ImportO
   const LineParser parser(options.platform,
                           options.platform == Platform::kMastodon ? ConfiguredHomeDomain(config, options) : "");
   const size_t batch_posts = std::max<size_t>(options.batch_posts, 1);
-  PendingBatch pending;
+  // A batch is committed once it holds batch_posts: room for that plus a page over it.
+  PendingBatch pending(batch_posts + 1'000);
   auto flush = [&]() -> Result<void> {
     if (pending.empty()) return {};
     auto outcome = ingester.ApplyPage(pending.Take(), {}, now());

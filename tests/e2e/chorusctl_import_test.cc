@@ -284,5 +284,27 @@ TEST_F(ChorusctlImport, BadArgumentsFailWithOneLine) {
   EXPECT_NE(help.output.find("exit status"), std::string::npos) << help.output;
 }
 
+// Reddit fullnames ("t3_3gpbiu") are short enough to live inside their std::string, so a batch's
+// index of keys must view the batched posts' own keys, not the copies it was handed.
+TEST_F(ChorusctlImport, ShortKeysRepeatedWithinABatchAreStoredOnce) {
+  std::ofstream(config_, std::ios::app) << "  - name: praw\n    keywords: [PRAW]\n";
+  const std::string listing = FixtureOnOneLine("reddit/search_r_all_praw_2016.json");  // 6 posts
+  const std::string file = dir_.path() + "/reddit.jsonl";
+  WriteLines(file, {listing, listing, listing});
+
+  const RunResult r = Import("reddit", {file});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("posts: 18 seen, 6 new (stored and counted), 12 duplicates"), std::string::npos)
+      << r.output;
+  const std::vector<std::string> rows = ExportPosts();
+  ASSERT_EQ(rows.size(), 6u);
+  for (const char* id : {"t3_3gpbiu", "t3_3x4kt2", "t3_3b4erh"}) {
+    EXPECT_EQ(CountContaining(rows, std::string("\"post_id\":\"") + id + "\""), 1u) << id;
+  }
+  const RunResult again = Import("reddit", {file});
+  EXPECT_NE(again.output.find("posts: 18 seen, 0 new"), std::string::npos) << again.output;
+  EXPECT_EQ(ExportPosts(), rows);
+}
+
 }  // namespace
 }  // namespace chorus::testing
