@@ -57,11 +57,12 @@ class WriteBatchSink : public Sink {
 // above the previous one: a bug in Emit is an error, not a corrupt file).
 //
 // Time-keyed families get one file per key prefix (a campaign's index entries, an author
-// resolution of a campaign and platform, one series): an archive is imported in time order (or in
-// reverse), so each batch's file of a prefix covers a time range no earlier file of that prefix
-// overlaps, and RocksDB ingests it straight into the bottom level. One file spanning all prefixes
-// would overlap every earlier batch's, land in level 0, and be compacted again and again, which
-// was a quarter of a large import's CPU. `posts`, keyed by URI, overlaps regardless.
+// resolution of a campaign and platform, one minute series): an archive is imported in time order
+// (or in reverse), so each batch's file of a prefix covers a time range no earlier file of that
+// prefix overlaps, and RocksDB ingests it straight into the bottom level. One file spanning all
+// prefixes would overlap every earlier batch's, land in level 0, and be compacted again and again,
+// which was a quarter of a large import's CPU. `posts`, keyed by URI, overlaps regardless; so do
+// the hour and day series, whose few sums a batch are cheaper to compact than to file apart.
 class FileSink : public Sink {
  public:
   FileSink(Store::Impl* impl, std::string dir) : impl_(impl), dir_(std::move(dir)) {}
