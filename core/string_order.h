@@ -14,4 +14,11 @@ namespace chorus {
 // shared prefixes are read about once per level of the partitioning rather than per comparison.
 std::vector<uint32_t> SortedOrder(const std::vector<std::string_view>& keys);
 
+// The inverse of such an order: the rank of each key, rank[order[r]] == r.
+inline std::vector<uint32_t> RanksOf(const std::vector<uint32_t>& order) {
+  std::vector<uint32_t> rank(order.size());
+  for (uint32_t r = 0; r < order.size(); ++r) rank[order[r]] = r;
+  return rank;
+}
+
 }  // namespace chorus

@@ -301,17 +301,14 @@ void Emit(const Store::Impl& db, const Batch& batch, Sink& sink) {
       sink.Put(db.post_index, key, rocksdb::Slice());
     }
   }
-  std::vector<uint32_t> prefix_order(author_prefixes.size()), prefix_rank(author_prefixes.size());
-  for (uint32_t i = 0; i < prefix_order.size(); ++i) prefix_order[i] = i;
-  std::sort(prefix_order.begin(), prefix_order.end(),
-            [&](uint32_t a, uint32_t b) { return author_prefixes[a] < author_prefixes[b]; });
-  for (uint32_t r = 0; r < prefix_order.size(); ++r) prefix_rank[prefix_order[r]] = r;
+  const std::vector<uint32_t> prefix_order =
+      SortedOrder(std::vector<std::string_view>(author_prefixes.begin(), author_prefixes.end()));
+  const std::vector<uint32_t> prefix_rank = RanksOf(prefix_order);
   // Authors are ranked the same way: each distinct name is compared a few times, not once per
   // entry that ties on its bucket.
   author_names = Packed(author_names.size(), [&](size_t i) { return author_names[i]; }, author_bytes);
   const std::vector<uint32_t> author_order = SortedOrder(author_names);
-  std::vector<uint32_t> author_rank(author_names.size());
-  for (uint32_t r = 0; r < author_order.size(); ++r) author_rank[author_order[r]] = r;
+  const std::vector<uint32_t> author_rank = RanksOf(author_order);
   for (auto& a : authors) {
     a.prefix = prefix_rank[a.prefix];
     a.author = author_rank[a.author];
@@ -390,11 +387,7 @@ void Emit(const Store::Impl& db, const Batch& batch, Sink& sink) {
     if (inserted) series_prefixes.push_back(it->first);
     buckets.push_back({it->second, ReadOrderedInt64(k.substr(k.size() - 8)), &delta});
   }
-  std::vector<uint32_t> series_order(series_prefixes.size()), series_rank(series_prefixes.size());
-  for (uint32_t i = 0; i < series_order.size(); ++i) series_order[i] = i;
-  std::sort(series_order.begin(), series_order.end(),
-            [&](uint32_t a, uint32_t b) { return series_prefixes[a] < series_prefixes[b]; });
-  for (uint32_t r = 0; r < series_order.size(); ++r) series_rank[series_order[r]] = r;
+  const std::vector<uint32_t> series_rank = RanksOf(SortedOrder(series_prefixes));
   for (auto& b : buckets) b.series = series_rank[b.series];
   std::sort(buckets.begin(), buckets.end(), [](const Bucket& a, const Bucket& b) {
     return a.series != b.series ? a.series < b.series : a.minute < b.minute;

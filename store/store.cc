@@ -342,33 +342,29 @@ Result<std::vector<std::pair<size_t, StoredPost>>> Store::FindPosts(
     }
     return {};
   };
+  auto found = [&](size_t i, std::string_view encoded) -> Result<void> {
+    auto decoded = DecodeStoredPost(encoded);
+    if (!decoded) return Fail(decoded.error());
+    out.emplace_back(i, std::move(*decoded));
+    return {};
+  };
   // Schema 2 locators lead to the post's "" index entry; schema 1 values are the post itself.
   std::vector<size_t> located;
   std::vector<std::string> entry_keys;
   auto r = multi_get(impl_->posts, keys, [&](size_t i, std::string_view v) -> Result<void> {
-    if (auto created_ms = ParsePostLocator(v)) {
-      located.push_back(i);
-      entry_keys.push_back(IndexKey("", *created_ms, keys[i]));
-      return {};
-    }
-    auto decoded = DecodeStoredPost(v);
-    if (!decoded) return Fail(decoded.error());
-    out.emplace_back(i, std::move(*decoded));
+    auto created_ms = ParsePostLocator(v);
+    if (!created_ms) return found(i, v);
+    located.push_back(i);
+    entry_keys.push_back(IndexKey("", *created_ms, keys[i]));
     return {};
   });
   if (!r) return Fail(r.error());
   if (!located.empty()) {
     // An index entry missing behind its locator was dropped by retention: the post is gone.
     r = multi_get(impl_->post_index, std::vector<std::string_view>(entry_keys.begin(), entry_keys.end()),
-                  [&](size_t j, std::string_view v) -> Result<void> {
-                    auto decoded = DecodeStoredPost(v);
-                    if (!decoded) return Fail(decoded.error());
-                    out.emplace_back(located[j], std::move(*decoded));
-                    return {};
-                  });
+                  [&](size_t j, std::string_view v) { return found(located[j], v); });
     if (!r) return Fail(r.error());
   }
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   return out;
 }
 

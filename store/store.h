@@ -181,8 +181,8 @@ class Store {
 
   // Looks up posts by canonical key; the result has one entry per key (nullopt when absent).
   Result<std::vector<std::optional<StoredPost>>> GetPosts(const std::vector<std::string>& keys) const;
-  // The same lookup, answering with the posts found only, as (index into `keys`, post) in the
-  // order of the keys: for batches of mostly new posts, where a slot per key would be most of
+  // The same lookup, answering with the posts found only, as (index into `keys`, post) pairs in
+  // no particular order: for batches of mostly new posts, where a slot per key would be most of
   // the memory the lookup touches.
   Result<std::vector<std::pair<size_t, StoredPost>>> FindPosts(
       const std::vector<std::string_view>& keys) const;

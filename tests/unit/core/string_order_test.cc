@@ -61,5 +61,12 @@ TEST(SortedOrder, KeepsInputOrderOfManyEqualKeys) {
   EXPECT_TRUE(SortedOrder({}).empty());
 }
 
+TEST(SortedOrder, RanksOfInvertsTheOrder) {
+  const std::vector<std::string> keys = {"b", "c", "a"};
+  const auto order = SortedOrder(Views(keys));
+  EXPECT_EQ(order, (std::vector<uint32_t>{2, 0, 1}));
+  EXPECT_EQ(RanksOf(order), (std::vector<uint32_t>{1, 2, 0}));
+}
+
 }  // namespace
 }  // namespace chorus
