@@ -10,12 +10,13 @@
 #include <utility>
 
 #include "collectors/json_support.h"
+#include "core/strings.h"
 #include "core/time.h"
 
-static_assert(chorus::collectors::kParsePadding == simdjson::SIMDJSON_PADDING);
-#include "core/strings.h"
-
 namespace chorus::collectors {
+
+static_assert(kParsePadding == simdjson::SIMDJSON_PADDING);
+
 namespace {
 
 namespace od = simdjson::ondemand;
@@ -625,10 +626,7 @@ int OwedAfterTag(std::string_view name, int owed_newlines) {
   // one acted on ("blockquote") is none of them.
   char buffer[10];
   if (name.size() > sizeof(buffer)) return owed_newlines;
-  for (size_t i = 0; i < name.size(); ++i) {
-    const char c = name[i];
-    buffer[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-  }
+  for (size_t i = 0; i < name.size(); ++i) buffer[i] = AsciiLower(name[i]);
   const std::string_view lower(buffer, name.size());
   if (Is(lower, "br")) return owed_newlines + 1;
   if (Is(lower, "p") || Is(lower, "blockquote") || Is(lower, "pre") || Is(lower, "ul") ||
