@@ -5,6 +5,7 @@
 // concurrently, safe to copy across threads.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -27,6 +28,12 @@ struct Engagement {
   int64_t quotes = 0;
   bool operator==(const Engagement&) const = default;
 };
+
+// Each count's larger value: what a post's engagement is after two sightings (counts only grow).
+inline Engagement HighWater(const Engagement& a, const Engagement& b) {
+  return {std::max(a.likes, b.likes), std::max(a.reposts, b.reposts), std::max(a.replies, b.replies),
+          std::max(a.quotes, b.quotes)};
+}
 
 struct Post {
   Platform platform = Platform::kMastodon;

@@ -55,11 +55,6 @@ int64_t SystemNowMs() {
       .count();
 }
 
-Engagement HighWater(const Engagement& a, const Engagement& b) {
-  return {std::max(a.likes, b.likes), std::max(a.reposts, b.reposts),
-          std::max(a.replies, b.replies), std::max(a.quotes, b.quotes)};
-}
-
 // Posts of several lines waiting for one ApplyPage call.
 class PendingBatch {
  public:

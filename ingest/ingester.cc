@@ -76,11 +76,6 @@ Engagement PositiveDelta(const Engagement& before, const Engagement& after) {
           pos(before.replies, after.replies), pos(before.quotes, after.quotes)};
 }
 
-Engagement HighWater(const Engagement& a, const Engagement& b) {
-  return {std::max(a.likes, b.likes), std::max(a.reposts, b.reposts),
-          std::max(a.replies, b.replies), std::max(a.quotes, b.quotes)};
-}
-
 }  // namespace
 
 Ingester::Ingester(store::Store& store, std::shared_ptr<const analytics::Matcher> matcher)
