@@ -10,8 +10,6 @@ namespace {
 
 constexpr int64_t kMinuteS = 60;
 
-int64_t FloorDiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
-
 // Window length in whole minutes (rounded up, at least one).
 int64_t WindowMinutes(int64_t window_ms) { return std::max<int64_t>(1, (window_ms + 59'999) / 60'000); }
 

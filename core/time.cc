@@ -87,9 +87,9 @@ void Put2(char* p, unsigned v) {
 
 // Hot in exports (a row has one or two times), so written without snprintf for years 0-9999.
 void AppendRfc3339Ms(std::string* out, int64_t unix_ms) {
-  const int64_t secs = unix_ms >= 0 ? unix_ms / 1000 : (unix_ms - 999) / 1000;
+  const int64_t secs = FloorDiv(unix_ms, 1000);
   const int64_t ms = unix_ms - secs * 1000;
-  int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
+  int64_t days = FloorDiv(secs, 86400);
   const int64_t rem = secs - days * 86400;
   // civil_from_days
   days += 719468;

@@ -10,6 +10,12 @@
 
 namespace chorus {
 
+// a / b rounded towards negative infinity, so a time before 1970 falls in the second (or bucket)
+// that holds it, not in the one after.
+constexpr int64_t FloorDiv(int64_t a, int64_t b) {
+  return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
+}
+
 // Parses RFC 3339 / ISO 8601 date-times such as "2026-03-10T14:05:00.000Z",
 // "2026-03-10T14:10:00.000000Z" or "2026-03-10T16:05:00+02:00" into unix milliseconds.
 Result<int64_t> ParseRfc3339Ms(std::string_view text);

@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "core/counter_key.h"
+#include "core/time.h"
 
 namespace chorus::ingest {
 namespace {
@@ -35,7 +36,7 @@ struct Deltas {
   void Series(std::string_view metric, std::string_view campaign, std::string_view platform,
               std::string_view term, int64_t created_ms, int64_t d) {
     if (d <= 0) return;
-    const int64_t created_s = created_ms >= 0 ? created_ms / 1000 : (created_ms - 999) / 1000;
+    const int64_t created_s = FloorDiv(created_ms, 1000);
     store::SeriesKeyTo(&key, metric, campaign, platform, term,
                        store::BucketStart(created_s, store::Step::kMinute));
     Add(batch->series_deltas, key, d);
@@ -192,7 +193,7 @@ Result<PageOutcome> Ingester::Apply(const std::vector<Post>& posts,
   // Earliest creation time wins: backfilled pages may bring older mentions after newer ones.
   auto mark = [&](const char* name, const std::string& pm, const std::string& campaign, int64_t ms) {
     const std::string key = CounterKey{name, {{"policymaker", pm}, {"campaign", campaign}}}.Encode();
-    const int64_t s = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
+    const int64_t s = FloorDiv(ms, 1000);
     auto it = batch.marks.find(key);
     const int64_t current = it != batch.marks.end() ? it->second
                             : marks_.count(key)      ? marks_.at(key)

@@ -143,8 +143,7 @@ int64_t StepSeconds(Step step) {
 
 int64_t BucketStart(int64_t unix_s, Step step) {
   const int64_t size = StepSeconds(step);
-  const int64_t q = unix_s / size;
-  return (unix_s % size < 0 ? q - 1 : q) * size;
+  return FloorDiv(unix_s, size) * size;
 }
 
 void SeriesKeyTo(std::string* out, std::string_view metric, std::string_view campaign,

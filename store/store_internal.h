@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/record_codec.h"
+#include "core/time.h"
 #include "store/store.h"
 
 namespace chorus::store {
@@ -81,8 +82,6 @@ inline std::string AuthorPrefix(Step step, std::string_view campaign, std::strin
   key.append(platform).push_back(kSep);
   return key;
 }
-
-inline int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
 inline Error StorageError(const std::string& what, const rocksdb::Status& s) {
   return Error::Storage(what + ": " + s.ToString());
