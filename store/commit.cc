@@ -206,6 +206,56 @@ std::vector<std::string_view> Packed(size_t n, Get get, std::string& bytes) {
   return views;
 }
 
+// One author's entry in one bucket of one author prefix (step, campaign, platform).
+struct AuthorEntry {
+  uint32_t prefix;  // into the prefixes until ranked, then its rank
+  uint32_t author;  // into the names until ranked, then its rank
+  int64_t bucket;   // start, unix seconds
+  bool operator==(const AuthorEntry&) const = default;
+};
+
+// Sorts ranked `entries` by (prefix, bucket, author), each entry once. Their ranks fit one
+// integer for any batch of ordinary size (bucket starts are whole minutes, so a batch spans a few
+// thousand), and sorting integers is about twice as fast as comparing the fields, which remain
+// the way for posts dated absurdly far apart.
+void SortUnique(std::vector<AuthorEntry>& entries, size_t prefixes, size_t authors) {
+  auto bits_for = [](uint64_t count) {  // bits to hold 0 .. count - 1
+    int b = 0;
+    while (b < 64 && (uint64_t{1} << b) < count) ++b;
+    return b;
+  };
+  int64_t lo = INT64_MAX, hi = INT64_MIN;
+  for (const auto& e : entries) {
+    lo = std::min(lo, e.bucket);
+    hi = std::max(hi, e.bucket);
+  }
+  const int author_bits = bits_for(authors);
+  const int bucket_bits = entries.empty() ? 0 : bits_for(static_cast<uint64_t>((hi - lo) / 60) + 1);
+  if (bits_for(prefixes) + author_bits + bucket_bits > 63) {
+    std::sort(entries.begin(), entries.end(), [](const AuthorEntry& a, const AuthorEntry& b) {
+      return std::tie(a.prefix, a.bucket, a.author) < std::tie(b.prefix, b.bucket, b.author);
+    });
+    entries.erase(std::unique(entries.begin(), entries.end()), entries.end());
+    return;
+  }
+  std::vector<uint64_t> packed;
+  packed.reserve(entries.size());
+  for (const auto& e : entries) {
+    packed.push_back((uint64_t{e.prefix} << (author_bits + bucket_bits)) |
+                     (static_cast<uint64_t>((e.bucket - lo) / 60) << author_bits) | e.author);
+  }
+  std::sort(packed.begin(), packed.end());
+  packed.erase(std::unique(packed.begin(), packed.end()), packed.end());
+  const uint64_t author_mask = (uint64_t{1} << author_bits) - 1;
+  const uint64_t bucket_mask = (uint64_t{1} << bucket_bits) - 1;
+  entries.resize(packed.size());
+  for (size_t i = 0; i < packed.size(); ++i) {
+    const uint64_t v = packed[i];
+    entries[i] = {static_cast<uint32_t>(v >> (author_bits + bucket_bits)), static_cast<uint32_t>(v & author_mask),
+                  lo + static_cast<int64_t>((v >> author_bits) & bucket_mask) * 60};
+  }
+}
+
 // Everything `batch` writes, family by family, each family's keys in ascending order: RocksDB
 // inserts each next to the previous one (the skiplist's sequential splice, and per-prefix insert
 // hints) instead of searching the memtable from the top, an SST file needs them so, and an
@@ -247,11 +297,6 @@ void Emit(const Store::Impl& db, const Batch& batch, Sink& sink) {
     uint32_t rank;
     int64_t created_ms;
     uint32_t post;  // into batch.posts
-  };
-  struct AuthorEntry {
-    uint32_t prefix;  // into author_prefixes until ranked, then its rank
-    uint32_t author;  // into author_names until ranked, then its rank
-    int64_t bucket;
   };
   std::vector<Entry> entries;
   std::vector<AuthorEntry> authors;
@@ -313,57 +358,12 @@ void Emit(const Store::Impl& db, const Batch& batch, Sink& sink) {
     a.prefix = prefix_rank[a.prefix];
     a.author = author_rank[a.author];
   }
-  auto put_author = [&](uint32_t prefix, int64_t bucket, uint32_t author) {
-    key.assign(author_prefixes[prefix_order[prefix]]);
-    PutOrderedInt64(&key, bucket);
-    key.append(author_names[author_order[author]]);
+  SortUnique(authors, author_prefixes.size(), author_names.size());
+  for (const AuthorEntry& a : authors) {
+    key.assign(author_prefixes[prefix_order[a.prefix]]);
+    PutOrderedInt64(&key, a.bucket);
+    key.append(author_names[author_order[a.author]]);
     sink.Put(db.authors, key, rocksdb::Slice());
-  };
-  // Each entry's ranks fit one integer for any batch of ordinary size (bucket starts are whole
-  // minutes, so a batch spans a few thousand of them): sorting integers is about twice as fast
-  // as comparing the three fields. The fields are the fallback.
-  auto bits_for = [](uint64_t count) {  // bits to hold 0 .. count - 1
-    int b = 0;
-    while (b < 64 && (uint64_t{1} << b) < count) ++b;
-    return b;
-  };
-  int64_t lo = INT64_MAX, hi = INT64_MIN;
-  for (const auto& a : authors) {
-    lo = std::min(lo, a.bucket);
-    hi = std::max(hi, a.bucket);
-  }
-  const int prefix_bits = bits_for(author_prefixes.size());
-  const int author_bits = bits_for(author_names.size());
-  const int bucket_bits = authors.empty() ? 0 : bits_for(static_cast<uint64_t>((hi - lo) / 60) + 1);
-  if (prefix_bits + author_bits + bucket_bits <= 63) {
-    const uint64_t author_mask = (uint64_t{1} << author_bits) - 1;
-    const uint64_t bucket_mask = (uint64_t{1} << bucket_bits) - 1;
-    std::vector<uint64_t> packed;
-    packed.reserve(authors.size());
-    for (const auto& a : authors) {
-      packed.push_back((uint64_t{a.prefix} << (author_bits + bucket_bits)) |
-                       (static_cast<uint64_t>((a.bucket - lo) / 60) << author_bits) | a.author);
-    }
-    std::sort(packed.begin(), packed.end());
-    for (size_t i = 0; i < packed.size(); ++i) {
-      const uint64_t v = packed[i];
-      if (i + 1 < packed.size() && packed[i + 1] == v) continue;  // put once
-      put_author(static_cast<uint32_t>(v >> (author_bits + bucket_bits)),
-                 lo + static_cast<int64_t>((v >> author_bits) & bucket_mask) * 60,
-                 static_cast<uint32_t>(v & author_mask));
-    }
-  } else {
-    auto author_less = [](const AuthorEntry& a, const AuthorEntry& b) {
-      if (a.prefix != b.prefix) return a.prefix < b.prefix;
-      if (a.bucket != b.bucket) return a.bucket < b.bucket;
-      return a.author < b.author;
-    };
-    std::sort(authors.begin(), authors.end(), author_less);
-    for (size_t i = 0; i < authors.size(); ++i) {
-      const AuthorEntry& a = authors[i];
-      if (i + 1 < authors.size() && !author_less(a, authors[i + 1])) continue;  // put once
-      put_author(a.prefix, a.bucket, a.author);
-    }
   }
   for (const auto& [k, v] : batch.counter_deltas) sink.Merge(db.counters, k, EncodeInt64(v));
   // Minute buckets in key order: by series (ranked like the author prefixes above, a series
