@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/import_status.h"
 #include "config/config.h"
 #include "core/time.h"
 #include "query/api.h"
@@ -41,7 +42,6 @@ namespace {
 
 constexpr int kPageSize = 40;
 constexpr int64_t kDayMs = 86'400'000;
-constexpr int kAuthors = 20'000;
 
 struct ChildRun {
   int exit_code = -1;
@@ -91,42 +91,6 @@ std::string ConfigYaml(const std::string& store) {
          "    - id: parents-united\n      name: Parents United\n      accounts: {mastodon: parents@edu.example}\n";
 }
 
-// One status as Mastodon serializes it (the fields the parser reads, plus the usual others).
-void AppendStatus(std::string& out, int64_t i, int64_t created_ms) {
-  static const char* const kTags[] = {"FundOurSchools", "EdEquity", "TeachersCount"};
-  const char* tag = kTags[i % 3];
-  const int64_t id = (created_ms << 16) | (i & 0xffff);
-  const std::string ids = std::to_string(id);
-  const bool coalition = i % 7 == 0;
-  const std::string author = coalition ? "parents@edu.example" : "user" + std::to_string(i % kAuthors) + "@social.example";
-  const std::string user = author.substr(0, author.find('@'));
-  const std::string domain = author.substr(author.find('@') + 1);
-  const std::string uri = "https://" + domain + "/users/" + user + "/statuses/" + ids;
-  out += "{\"id\":\"" + ids + "\",\"created_at\":\"" + FormatRfc3339Ms(created_ms) +
-         "\",\"in_reply_to_id\":null,\"in_reply_to_account_id\":null,\"sensitive\":false,"
-         "\"spoiler_text\":\"\",\"visibility\":\"public\",\"language\":\"en\",\"uri\":\"" + uri +
-         "\",\"url\":\"https://" + domain + "/@" + user + "/" + ids + "\",\"replies_count\":" +
-         std::to_string(i % 4) + ",\"reblogs_count\":" + std::to_string(i % 5) +
-         ",\"favourites_count\":" + std::to_string(i % 11) +
-         ",\"edited_at\":null,\"content\":\"<p>Day " + std::to_string(i % 30) +
-         " of the campaign: our schools need a fair school funding formula. <a href=\\\"https://" + domain +
-         "/tags/" + tag + "\\\" class=\\\"mention hashtag\\\" rel=\\\"tag\\\">#<span>" + tag + "</span></a>";
-  if (i % 5 == 0) {
-    out += " <span class=\\\"h-card\\\"><a href=\\\"https://gov.example/@janedoe\\\" class=\\\"u-url mention\\\">"
-           "@<span>janedoe</span></a></span>";
-  }
-  out += "</p>\",\"reblog\":null,\"account\":{\"id\":\"" + std::to_string(100000 + i % kAuthors) +
-         "\",\"username\":\"" + user + "\",\"acct\":\"" + author + "\",\"display_name\":\"" + user +
-         "\",\"locked\":false,\"bot\":false,\"created_at\":\"2022-01-01T00:00:00.000Z\",\"followers_count\":" +
-         std::to_string(10 + i % 500) + ",\"following_count\":12,\"statuses_count\":345},"
-         "\"media_attachments\":[],\"mentions\":[";
-  if (i % 5 == 0) {
-    out += "{\"id\":\"42\",\"username\":\"janedoe\",\"url\":\"https://gov.example/@janedoe\",\"acct\":\"janedoe@gov.example\"}";
-  }
-  out += "],\"tags\":[{\"name\":\"" + std::string(tag) + "\",\"url\":\"https://" + domain + "/tags/" + tag +
-         "\"}],\"emojis\":[],\"card\":null,\"poll\":null}";
-}
-
 struct Archive {
   int64_t posts = 0;
   int64_t bytes = 0;
@@ -149,7 +113,7 @@ Archive WriteArchive(const std::string& path, int64_t posts, int64_t end_ms) {
     for (int64_t k = n - 1; k >= 0; --k) {
       const int64_t idx = i + k;
       if (k != n - 1) line += ',';
-      AppendStatus(line, idx, a.from_ms + (30 * kDayMs) * idx / posts);
+      AppendImportStatus(line, idx, a.from_ms + (30 * kDayMs) * idx / posts);
     }
     line += "]\n";
     std::fwrite(line.data(), 1, line.size(), f);

@@ -9,8 +9,8 @@
 #include <sstream>
 #include <string>
 
+#include "bench/import_status.h"
 #include "collectors/mastodon_parser.h"
-#include "core/time.h"
 
 namespace chorus::bench {
 namespace {
@@ -45,59 +45,13 @@ std::string SyntheticPage(const std::string& recorded, int n) {
   return page;
 }
 
-// A page of `n` statuses as archive_bench's AppendStatus writes them (~1.06 KB each: a hashtag
-// link, a mention every fifth status, the usual unused fields), so that the per-status figure
-// here is the parse share of the import benchmark's budget. Kept in step with AppendStatus by
-// hand: the two binaries share no code.
+// A page of `n` statuses shaped like those `chorusctl import` is timed on.
 std::string ImportShapedPage(int n) {
-  static const char* const kTags[] = {"FundOurSchools", "EdEquity", "TeachersCount"};
-  constexpr int kAuthors = 20'000;
   constexpr int64_t kCreatedMs = 1'767'225'600'000;  // 2026-01-01T00:00:00Z
   std::string out = "[";
   for (int i = 0; i < n; ++i) {
     if (i > 0) out += ',';
-    const int64_t created_ms = kCreatedMs + int64_t{i} * 60'000;
-    const char* tag = kTags[i % 3];
-    const std::string ids = std::to_string((created_ms << 16) | (i & 0xffff));
-    const bool coalition = i % 7 == 0;
-    const std::string author = coalition
-                                   ? "parents@edu.example"
-                                   : "user" + std::to_string(i % kAuthors) + "@social.example";
-    const std::string user = author.substr(0, author.find('@'));
-    const std::string domain = author.substr(author.find('@') + 1);
-    const std::string uri = "https://" + domain + "/users/" + user + "/statuses/" + ids;
-    out += "{\"id\":\"" + ids + "\",\"created_at\":\"" + FormatRfc3339Ms(created_ms) +
-           "\",\"in_reply_to_id\":null,\"in_reply_to_account_id\":null,\"sensitive\":false,"
-           "\"spoiler_text\":\"\",\"visibility\":\"public\",\"language\":\"en\",\"uri\":\"" +
-           uri + "\",\"url\":\"https://" + domain + "/@" + user + "/" + ids +
-           "\",\"replies_count\":" + std::to_string(i % 4) +
-           ",\"reblogs_count\":" + std::to_string(i % 5) +
-           ",\"favourites_count\":" + std::to_string(i % 11) +
-           ",\"edited_at\":null,\"content\":\"<p>Day " + std::to_string(i % 30) +
-           " of the campaign: our schools need a fair school funding formula. <a "
-           "href=\\\"https://" +
-           domain + "/tags/" + tag + "\\\" class=\\\"mention hashtag\\\" rel=\\\"tag\\\">#<span>" +
-           tag + "</span></a>";
-    if (i % 5 == 0) {
-      out +=
-          " <span class=\\\"h-card\\\"><a href=\\\"https://gov.example/@janedoe\\\" "
-          "class=\\\"u-url mention\\\">@<span>janedoe</span></a></span>";
-    }
-    out += "</p>\",\"reblog\":null,\"account\":{\"id\":\"" + std::to_string(100000 + i % kAuthors) +
-           "\",\"username\":\"" + user + "\",\"acct\":\"" + author + "\",\"display_name\":\"" +
-           user +
-           "\",\"locked\":false,\"bot\":false,\"created_at\":\"2022-01-01T00:00:00.000Z\","
-           "\"followers_count\":" +
-           std::to_string(10 + i % 500) +
-           ",\"following_count\":12,\"statuses_count\":345},\"media_attachments\":[],"
-           "\"mentions\":[";
-    if (i % 5 == 0) {
-      out +=
-          "{\"id\":\"42\",\"username\":\"janedoe\",\"url\":\"https://gov.example/@janedoe\","
-          "\"acct\":\"janedoe@gov.example\"}";
-    }
-    out += "],\"tags\":[{\"name\":\"" + std::string(tag) + "\",\"url\":\"https://" + domain +
-           "/tags/" + tag + "\"}],\"emojis\":[],\"card\":null,\"poll\":null}";
+    AppendImportStatus(out, i, kCreatedMs + int64_t{i} * 60'000);
   }
   out += ']';
   return out;
