@@ -37,6 +37,7 @@ Matcher::Matcher(const config::Config& config) {
   for (const auto& c : config.campaigns) {
     CampaignTerms t{c.name, c.hashtags, c.keywords, {}};
     for (const auto& k : c.keywords) t.keywords_lower.push_back(AsciiLower(k));
+    max_terms_ += c.hashtags.size() + c.keywords.size();
     campaigns_.push_back(std::move(t));
   }
   auto people = [](const std::vector<config::Person>& in, std::vector<PersonAccounts>* out) {
@@ -59,23 +60,37 @@ const std::string* Matcher::AccountOn(const PersonAccounts& p, Platform platform
 
 Match Matcher::Evaluate(const Post& post) const {
   Match m;
-  std::string text_lower;  // computed once, only if a campaign has keywords
+  auto add_term = [&](std::string_view campaign, std::string_view term) {
+    if (m.terms.empty()) m.terms.reserve(max_terms_);  // one allocation, however many match
+    m.terms.emplace_back(campaign, term);
+  };
+  // Lower-cased once, only if a campaign has keywords, into this thread's reused buffer: posts
+  // are matched by the million in an import, and a fresh copy of each text was an allocation each.
+  thread_local std::string text_lower;
+  bool lowered = false;
   for (const auto& c : campaigns_) {
     bool matched = false;
     for (const auto& tag : c.hashtags) {
       if (Contains(post.hashtags, tag)) {
-        m.terms.emplace_back(c.name, tag);
+        add_term(c.name, tag);
         matched = true;
       }
     }
-    if (!c.keywords.empty() && text_lower.empty()) text_lower = AsciiLower(post.text);
+    if (!c.keywords.empty() && !lowered) {
+      text_lower.clear();
+      AppendAsciiLower(text_lower, post.text);
+      lowered = true;
+    }
     for (size_t i = 0; i < c.keywords.size(); ++i) {
       if (ContainsPhrase(text_lower, c.keywords_lower[i])) {
-        m.terms.emplace_back(c.name, c.keywords[i]);
+        add_term(c.name, c.keywords[i]);
         matched = true;
       }
     }
-    if (matched) m.campaigns.push_back(c.name);
+    if (matched) {
+      if (m.campaigns.empty()) m.campaigns.reserve(campaigns_.size());
+      m.campaigns.push_back(c.name);
+    }
   }
   for (const auto& p : policymakers_) {
     const std::string* account = AccountOn(p, post.platform);

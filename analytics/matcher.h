@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -15,7 +16,8 @@ namespace chorus::analytics {
 
 struct Match {
   std::vector<std::string> campaigns;                         // names, config order
-  std::vector<std::pair<std::string, std::string>> terms;     // (campaign, term) pairs
+  // (campaign, term) pairs, as views of the Matcher's configuration: valid while it lives.
+  std::vector<std::pair<std::string_view, std::string_view>> terms;
   std::vector<std::string> mentioned_policymakers;            // policymaker ids, config order
   std::string coalition_member;                               // member id when the author is one
   std::string author_policymaker;                             // policymaker id when the author is one
@@ -48,6 +50,7 @@ class Matcher {
   std::vector<CampaignTerms> campaigns_;
   std::vector<PersonAccounts> policymakers_;
   std::vector<PersonAccounts> coalition_;
+  size_t max_terms_ = 0;  // hashtags and keywords of all campaigns: the most a post can match
 };
 
 using chorus::AsciiLower;  // hashtags and handles are compared ASCII-lower-cased
