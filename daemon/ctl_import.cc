@@ -5,11 +5,11 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <malloc.h>
 #include <memory>
 #include <optional>
 #include <set>
-#include <unordered_map>
 #include <utility>
 
 #include "analytics/matcher.h"
@@ -54,53 +54,6 @@ int64_t SystemNowMs() {
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
-
-// Posts of several lines waiting for one ApplyPage call.
-class PendingBatch {
- public:
-  explicit PendingBatch(size_t expected) : expected_(expected) { posts_.reserve(expected_); }
-  size_t size() const { return posts_.size(); }
-  bool empty() const { return posts_.empty(); }
-
-  // A post seen again before the batch commits keeps what applying the copies in turn would
-  // keep: the latest copy, the engagement high-water mark, the follower count of first sight.
-  void Add(Post post) {
-    if (auto it = index_.find(post.key); it != index_.end()) {
-      Post& kept = posts_[it->second];
-      const Engagement high = HighWater(kept.engagement, post.engagement);
-      const int64_t followers = kept.author_followers;
-      std::string key = std::move(kept.key);  // the index views this string: it stays
-      kept = std::move(post);
-      kept.key = std::move(key);
-      kept.engagement = high;
-      kept.author_followers = followers;
-      return;
-    }
-    const bool grows = posts_.size() == posts_.capacity();
-    posts_.push_back(std::move(post));
-    if (grows) {
-      // The index views the posts' own keys, and a key short enough to live inside its string
-      // moved with the elements.
-      index_.clear();
-      for (size_t i = 0; i < posts_.size(); ++i) index_.emplace(posts_[i].key, i);
-    } else {
-      index_.emplace(posts_.back().key, posts_.size() - 1);
-    }
-  }
-
-  // Hands the posts over (the ingester stores them without copying) and empties the batch.
-  std::vector<Post> Take() {
-    index_.clear();
-    std::vector<Post> taken = std::exchange(posts_, {});
-    posts_.reserve(expected_);
-    return taken;
-  }
-
- private:
-  size_t expected_;
-  std::vector<Post> posts_;
-  std::unordered_map<std::string_view, size_t> index_;  // views of posts_[i].key
-};
 
 // The home domain of a Mastodon page parsed without one: the host of the `uri` of a status whose
 // author was written without a domain (a local account: its statuses live on the home server).
@@ -221,11 +174,15 @@ Result<ImportSummary> ImportArchives(const config::Config& config, const ImportO
   const LineParser parser(options.platform,
                           options.platform == Platform::kMastodon ? ConfiguredHomeDomain(config, options) : "");
   const size_t batch_posts = std::max<size_t>(options.batch_posts, 1);
-  // A batch is committed once it holds batch_posts: room for that plus a page over it.
-  PendingBatch pending(batch_posts + 1'000);
+  // The posts of several lines, committed in one ApplyPage call once there are batch_posts (room
+  // for that plus a page over it). A post repeated within the batch is the ingester's to merge,
+  // as it merges a repeat within one page.
+  std::vector<Post> pending;
+  pending.reserve(batch_posts + 1'000);
   auto flush = [&]() -> Result<void> {
     if (pending.empty()) return {};
-    auto outcome = ingester.ApplyPage(pending.Take(), {}, now());
+    auto outcome = ingester.ApplyPage(std::exchange(pending, {}), {}, now());
+    pending.reserve(batch_posts + 1'000);
     if (!outcome) {
       return Fail(Error::Storage(outcome.error().message + " (" + std::to_string(sum.new_posts) +
                                  " new posts were stored before the failure; importing again "
@@ -270,7 +227,7 @@ Result<ImportSummary> ImportArchives(const config::Config& config, const ImportO
       }
       ++sum.pages_ok;
       sum.posts_seen += static_cast<int64_t>(posts->size());
-      for (Post& p : *posts) pending.Add(std::move(p));
+      std::move(posts->begin(), posts->end(), std::back_inserter(pending));
       if (pending.size() >= batch_posts) {
         if (auto r = flush(); !r) return Fail(r.error());
       }

@@ -1,6 +1,7 @@
 #include "ingest/ingester.h"
 
 #include <algorithm>
+#include <deque>
 #include <iterator>
 #include <optional>
 #include <unordered_map>
@@ -11,16 +12,113 @@
 namespace chorus::ingest {
 namespace {
 
-// Sums a page's counter and series deltas. Keys are encoded into one reused buffer and looked up
-// in hash maps: the same few keys recur for every post, and a bulk import's batch of tens of
-// thousands of posts touches tens of thousands of minute buckets, where a sorted map's string
-// comparisons were most of the ingester's time. Series sums go straight into the batch (which
-// keeps them hashed); AddCountersToBatch() hands it the counters.
-struct Deltas {
-  store::Batch* batch;
-  std::string key;
-  std::unordered_map<std::string, int64_t> counters;
+// Sums a page's counter and series deltas.
+//
+// What posts, reach and engagement add is summed per cell (campaign, platform, term, minute)
+// under small integer keys, and only written out as series and counter keys once per cell, by
+// AddToBatch(): a bulk import's batch of 50,000 posts falls into a few thousand cells, where
+// encoding and hashing a dozen string keys for every post was a tenth of the import's CPU. Those
+// counters are their series' sums over all minutes, so both come from the same cells. The rarer
+// counters (mentions, responses, coalition posts) are summed under their encoded keys.
+class Deltas {
+ public:
   using Labels = std::initializer_list<std::pair<std::string_view, std::string_view>>;
+
+  void Counter(const char* name, Labels labels, int64_t d) {
+    if (d <= 0) return;
+    CounterKey::EncodeTo(&key_, name, labels);
+    Add(counters_, key_, d);
+  }
+  // A new post counted for `campaign`.
+  void NewPost(std::string_view campaign, Platform platform, int64_t created_ms, int64_t followers) {
+    Cell& cell = At(campaign, "", platform, created_ms);
+    cell.posts += 1;
+    if (followers > 0) cell.reach += followers;
+  }
+  // A new post counted for one of `campaign`'s terms.
+  void NewTermPost(std::string_view campaign, std::string_view term, Platform platform,
+                   int64_t created_ms) {
+    At(campaign, term, platform, created_ms).posts += 1;
+  }
+  // Engagement a post of `campaigns` gained (its first sight's, or growth since).
+  void AddEngagement(const std::vector<std::string>& campaigns, Platform platform, int64_t created_ms,
+                     const Engagement& delta) {
+    const int64_t kinds[] = {delta.likes, delta.reposts, delta.replies, delta.quotes};
+    if (std::none_of(std::begin(kinds), std::end(kinds), [](int64_t v) { return v > 0; })) return;
+    for (const auto& c : campaigns) {
+      Cell& cell = At(c, "", platform, created_ms);
+      for (int k = 0; k < 4; ++k) {
+        if (kinds[k] > 0) cell.engagement[k] += kinds[k];
+      }
+    }
+  }
+
+  // Writes the page's sums into `batch`: series deltas per minute, counter deltas per labels.
+  void AddToBatch(store::Batch& batch) {
+    struct Kind {
+      const char* kind;
+      const char* metric;  // its series
+    };
+    static constexpr Kind kKinds[] = {{"like", "engagement_like"},
+                                      {"repost", "engagement_repost"},
+                                      {"reply", "engagement_reply"},
+                                      {"quote", "engagement_quote"}};
+    for (const auto& [at, cell] : cells_) {
+      const std::string_view campaign = names_[at.campaign];
+      const std::string_view platform = PlatformName(at.platform);
+      auto series = [&](std::string_view metric, std::string_view term, int64_t v) {
+        if (v <= 0) return;
+        store::SeriesKeyTo(&key_, metric, campaign, platform, term, at.minute);
+        Add(batch.series_deltas, key_, v);
+      };
+      if (at.term != kNoTerm) {
+        const std::string_view term = names_[at.term];
+        Counter(kTermPostsTotal, {{"campaign", campaign}, {"term", term}, {"platform", platform}}, cell.posts);
+        series("posts", term, cell.posts);
+        continue;
+      }
+      Counter(kPostsTotal, {{"campaign", campaign}, {"platform", platform}}, cell.posts);
+      Counter(kPotentialReachTotal, {{"campaign", campaign}, {"platform", platform}}, cell.reach);
+      series("posts", "", cell.posts);
+      series("reach", "", cell.reach);
+      int64_t total = 0;
+      for (int k = 0; k < 4; ++k) {
+        const int64_t v = cell.engagement[k];
+        total += v;
+        Counter(kEngagementTotal, {{"campaign", campaign}, {"platform", platform}, {"kind", kKinds[k].kind}}, v);
+        series(kKinds[k].metric, "", v);
+      }
+      series("engagement", "", total);
+    }
+    cells_.clear();
+    // A batch holds a few hundred distinct counters however many posts it has: added in one go.
+    for (const auto& [k, v] : counters_) batch.counter_deltas[k] += v;
+    counters_.clear();
+  }
+
+ private:
+  static constexpr uint32_t kNoTerm = UINT32_MAX;
+  struct CellKey {
+    uint32_t campaign;  // into names_
+    uint32_t term;      // into names_, or kNoTerm for the campaign's totals
+    Platform platform;
+    int64_t minute;     // bucket start, unix seconds
+    bool operator==(const CellKey&) const = default;
+  };
+  struct CellHash {
+    size_t operator()(const CellKey& k) const {
+      uint64_t h = (uint64_t{k.campaign} << 32 | k.term) * 0x9E3779B97F4A7C15ULL;
+      h ^= static_cast<uint64_t>(k.minute) + static_cast<uint64_t>(k.platform) * 0xC2B2AE3D27D4EB4FULL +
+           (h << 6) + (h >> 2);
+      return static_cast<size_t>(h);
+    }
+  };
+  struct Cell {
+    int64_t posts = 0;
+    int64_t reach = 0;
+    int64_t engagement[4] = {};  // likes, reposts, replies, quotes
+  };
+
   static void Add(std::unordered_map<std::string, int64_t>& sums, const std::string& key, int64_t d) {
     if (auto it = sums.find(key); it != sums.end()) {
       it->second += d;
@@ -28,48 +126,24 @@ struct Deltas {
       sums.emplace(key, d);
     }
   }
-  void Counter(const char* name, Labels labels, int64_t d) {
-    if (d <= 0) return;
-    CounterKey::EncodeTo(&key, name, labels);
-    Add(counters, key, d);
+  uint32_t Id(std::string_view name) {
+    if (auto it = ids_.find(name); it != ids_.end()) return it->second;
+    const uint32_t id = static_cast<uint32_t>(names_.size());
+    names_.emplace_back(name);
+    ids_.emplace(names_.back(), id);
+    return id;
   }
-  void Series(std::string_view metric, std::string_view campaign, std::string_view platform,
-              std::string_view term, int64_t created_ms, int64_t d) {
-    if (d <= 0) return;
-    const int64_t created_s = FloorDiv(created_ms, 1000);
-    store::SeriesKeyTo(&key, metric, campaign, platform, term,
-                       store::BucketStart(created_s, store::Step::kMinute));
-    Add(batch->series_deltas, key, d);
+  Cell& At(std::string_view campaign, std::string_view term, Platform platform, int64_t created_ms) {
+    const int64_t minute = store::BucketStart(FloorDiv(created_ms, 1000), store::Step::kMinute);
+    return cells_[{Id(campaign), term.empty() ? kNoTerm : Id(term), platform, minute}];
   }
-  // A batch holds a few hundred distinct counters however many posts it has: added in one go.
-  void AddCountersToBatch() {
-    for (const auto& [k, v] : counters) batch->counter_deltas[k] += v;
-    counters.clear();
-  }
-};
 
-void AddEngagement(Deltas& d, const std::vector<std::string>& campaigns, std::string_view platform,
-                   int64_t created_ms, const Engagement& delta) {
-  struct Kind {
-    const char* kind;
-    const char* metric;  // its series
-    int64_t v;
-  };
-  const Kind kinds[] = {{"like", "engagement_like", delta.likes},
-                        {"repost", "engagement_repost", delta.reposts},
-                        {"reply", "engagement_reply", delta.replies},
-                        {"quote", "engagement_quote", delta.quotes}};
-  int64_t total = 0;
-  for (const auto& [kind, metric, v] : kinds) {
-    if (v <= 0) continue;
-    total += v;
-    for (const auto& c : campaigns) {
-      d.Counter(kEngagementTotal, {{"campaign", c}, {"platform", platform}, {"kind", kind}}, v);
-      d.Series(metric, c, platform, "", created_ms, v);
-    }
-  }
-  for (const auto& c : campaigns) d.Series("engagement", c, platform, "", created_ms, total);
-}
+  std::string key_;  // reused encoding buffer
+  std::unordered_map<std::string, int64_t> counters_;
+  std::deque<std::string> names_;                       // campaign and term names, by id
+  std::unordered_map<std::string_view, uint32_t> ids_;  // views of names_
+  std::unordered_map<CellKey, Cell, CellHash> cells_;
+};
 
 Engagement PositiveDelta(const Engagement& before, const Engagement& after) {
   auto pos = [](int64_t b, int64_t a) { return a > b ? a - b : 0; };
@@ -139,13 +213,28 @@ Result<PageOutcome> Ingester::Apply(const std::vector<Post>& posts,
   PageOutcome out;
   out.posts_in_page = static_cast<int>(posts.size());
 
-  // A page may repeat a post (a boost next to its original): the last copy wins.
+  // A page may repeat a post (a boost next to its original; a bulk import's batch of many pages
+  // repeats more): its copies become one, the latest, with the engagement high-water mark and the
+  // follower count of first sight, as applying the copies one by one would count them.
   std::vector<const Post*> unique;
-  std::unordered_map<std::string_view, size_t> index;
-  for (const auto& p : posts) {
-    auto [it, inserted] = index.emplace(p.key, unique.size());
-    if (inserted) unique.push_back(&p);
-    else unique[it->second] = &p;
+  unique.reserve(posts.size());
+  std::deque<Post> merged;  // repeated posts' merged copies (few), where `unique` points
+  {
+    std::unordered_map<std::string_view, size_t> index;
+    index.reserve(posts.size());
+    for (const auto& p : posts) {
+      auto [it, inserted] = index.emplace(p.key, unique.size());
+      if (inserted) {
+        unique.push_back(&p);
+        continue;
+      }
+      const Post& kept = *unique[it->second];
+      Post copy = p;
+      copy.engagement = HighWater(kept.engagement, p.engagement);
+      copy.author_followers = kept.author_followers;
+      merged.push_back(std::move(copy));
+      unique[it->second] = &merged.back();
+    }
   }
   std::vector<std::string_view> keys;
   keys.reserve(unique.size());
@@ -189,7 +278,7 @@ Result<PageOutcome> Ingester::Apply(const std::vector<Post>& posts,
 
   store::Batch batch;
   batch.posts.reserve(unique.size());
-  Deltas d{&batch};
+  Deltas d;
   // Earliest creation time wins: backfilled pages may bring older mentions after newer ones.
   auto mark = [&](const char* name, const std::string& pm, const std::string& campaign, int64_t ms) {
     const std::string key = CounterKey{name, {{"policymaker", pm}, {"campaign", campaign}}}.Encode();
@@ -221,7 +310,7 @@ Result<PageOutcome> Ingester::Apply(const std::vector<Post>& posts,
 
   for (size_t i = 0; i < unique.size(); ++i) {
     const Post& post = *unique[i];
-    const std::string platform(PlatformName(post.platform));
+    const std::string_view platform = PlatformName(post.platform);
     const store::StoredPost* known = existing[i];
     if (known) {
       // Refresh answers come from the same source, so their local id is the one to ask for next
@@ -242,7 +331,7 @@ Result<PageOutcome> Ingester::Apply(const std::vector<Post>& posts,
       // edited post must not leave a second copy behind in creation order).
       updated.post.created_at_ms = known->post.created_at_ms;
       updated.last_seen_ms = now_ms;
-      AddEngagement(d, known->campaigns, platform, known->post.created_at_ms, delta);
+      d.AddEngagement(known->campaigns, post.platform, known->post.created_at_ms, delta);
       batch.posts.push_back(std::move(updated));
       ++out.updated_posts;
       continue;
@@ -260,20 +349,16 @@ Result<PageOutcome> Ingester::Apply(const std::vector<Post>& posts,
     store::StoredPost sp;
     sp.first_seen_ms = sp.last_seen_ms = now_ms;
     sp.terms.reserve(m.terms.size());
-    for (const auto& [campaign, term] : m.terms) sp.terms.push_back(campaign + '\x1f' + term);
+    for (const auto& [campaign, term] : m.terms) {
+      std::string& t = sp.terms.emplace_back();
+      t.reserve(campaign.size() + 1 + term.size());
+      t.append(campaign).append(1, '\x1f').append(term);
+    }
 
     const int64_t created = post.created_at_ms;
-    for (const auto& c : m.campaigns) {
-      d.Counter(kPostsTotal, {{"campaign", c}, {"platform", platform}}, 1);
-      d.Counter(kPotentialReachTotal, {{"campaign", c}, {"platform", platform}}, post.author_followers);
-      d.Series("posts", c, platform, "", created, 1);
-      d.Series("reach", c, platform, "", created, post.author_followers);
-    }
-    for (const auto& [c, term] : m.terms) {
-      d.Counter(kTermPostsTotal, {{"campaign", c}, {"term", term}, {"platform", platform}}, 1);
-      d.Series("posts", c, platform, term, created, 1);
-    }
-    AddEngagement(d, m.campaigns, platform, created, post.engagement);
+    for (const auto& c : m.campaigns) d.NewPost(c, post.platform, created, post.author_followers);
+    for (const auto& [c, term] : m.terms) d.NewTermPost(c, term, post.platform, created);
+    d.AddEngagement(m.campaigns, post.platform, created, post.engagement);
     for (const auto& pm : m.mentioned_policymakers) {
       for (const auto& c : m.campaigns) mark(kFirstMentionTimestamp, pm, c, created);
       if (m.campaigns.empty()) {
@@ -325,7 +410,7 @@ Result<PageOutcome> Ingester::Apply(const std::vector<Post>& posts,
     batch.posts.push_back(std::move(sp));
     ++out.new_posts;
   }
-  d.AddCountersToBatch();
+  d.AddToBatch(batch);
   for (const auto& [k, v] : cursors) batch.cursors[k] = v;
   if (!batch.empty()) {
     if (auto r = store_.Commit(batch); !r) return Fail(r.error());

@@ -72,7 +72,9 @@ class Ingester {
   Result<std::map<std::string, int64_t>> LoadMarks();
 
   // Applies one page and the cursors that cover it, atomically. On error nothing was written.
-  // With a `source`, new posts are scheduled for engagement refresh through that source.
+  // With a `source`, new posts are scheduled for engagement refresh through that source. A post
+  // the page holds more than once is stored and counted once: its latest copy, with the highest
+  // engagement of any copy and the follower count of the first.
   Result<PageOutcome> ApplyPage(const std::vector<Post>& posts,
                                 const std::map<std::string, std::string>& cursors, int64_t now_ms,
                                 const std::string& source = "");

@@ -78,6 +78,43 @@ TEST_F(IngesterTest, RepeatsAcrossAndWithinPagesAreCountedOnce) {
   EXPECT_EQ(*store_->CountPosts(), 2);
 }
 
+// A repeat within one page is stored and counted once: the latest copy's text, the engagement
+// high-water mark, the reach of first sight. Lent and handed-over pages alike.
+TEST(IngesterRepeats, ARepeatWithinAPageKeepsTheHighWaterMarkAndTheFirstReach) {
+  Post first = MakePost("a", {"edequity"}, {5, 0, 1, 0}, 100);
+  first.text = "first";
+  Post again = MakePost("a", {"edequity"}, {3, 2, 0, 0}, 999);
+  again.text = "edited";
+  for (int handed_over = 0; handed_over < 2; ++handed_over) {
+    testing::TempDir dir;
+    auto store = store::Store::Open(dir.path());
+    ASSERT_TRUE(store) << store.error().ToString();
+    Ingester ingester(**store, std::make_shared<analytics::Matcher>(TestConfig()));
+    std::vector<Post> page = {first, MakePost("b", {"edequity"}), again};
+    auto r = handed_over ? ingester.ApplyPage(std::move(page), {}, 1) : ingester.ApplyPage(page, {}, 1);
+    ASSERT_TRUE(r) << r.error().ToString();
+    EXPECT_EQ(r->new_posts, 2) << handed_over;
+    const auto counters = *(*store)->LoadCounters();
+    auto engagement = [&](const char* kind) {
+      return counters.at(Key(kEngagementTotal, {{"campaign", "fund-our-schools"}, {"platform", "mastodon"}, {"kind", kind}}));
+    };
+    EXPECT_EQ(engagement("like"), 5) << handed_over;
+    EXPECT_EQ(engagement("repost"), 2) << handed_over;
+    EXPECT_EQ(engagement("reply"), 1) << handed_over;
+    EXPECT_EQ(counters.at(Key(kPotentialReachTotal, {{"campaign", "fund-our-schools"}, {"platform", "mastodon"}})), 200);
+    EXPECT_EQ(counters.at(Key(kPostsTotal, {{"campaign", "fund-our-schools"}, {"platform", "mastodon"}})), 2);
+    auto series = (*store)->ReadSeries("engagement", "fund-our-schools", "mastodon", "", 1773151440, 1773151560);
+    ASSERT_TRUE(series);
+    ASSERT_EQ(series->size(), 1u);
+    EXPECT_EQ((*series)[0].second, 8) << handed_over;
+    auto stored = (*store)->GetPosts({"a"});
+    ASSERT_TRUE(stored && (*stored)[0]);
+    EXPECT_EQ((*stored)[0]->post.text, "edited");
+    EXPECT_EQ((*stored)[0]->post.engagement, (Engagement{5, 2, 1, 0}));
+    EXPECT_EQ((*stored)[0]->post.author_followers, 100);
+  }
+}
+
 TEST_F(IngesterTest, EngagementGrowthAddsPositiveDeltasOnly) {
   ASSERT_TRUE(ingester_->ApplyPage({MakePost("a", {"edequity"}, {5, 1, 0, 0})}, {}, 1));
   auto up = ingester_->ApplyPage({MakePost("a", {"edequity"}, {8, 1, 2, 0})}, {}, 2);
