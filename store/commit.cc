@@ -209,7 +209,7 @@ std::vector<std::string_view> Packed(size_t n, Get get, std::string& bytes) {
 // One author's entry in one bucket of one author prefix (step, campaign, platform).
 struct AuthorEntry {
   uint32_t prefix;  // into the prefixes until ranked, then its rank
-  uint32_t author;  // into the names until ranked, then its rank
+  uint32_t author;  // its rank among the batch's distinct author names
   int64_t bucket;   // start, unix seconds
   bool operator==(const AuthorEntry&) const = default;
 };
@@ -301,8 +301,20 @@ void Emit(const Store::Impl& db, const Batch& batch, Sink& sink) {
   std::vector<Entry> entries;
   std::vector<AuthorEntry> authors;
   std::vector<std::string> author_prefixes;
-  std::vector<std::string_view> author_names;
-  std::unordered_map<std::string_view, uint32_t> author_of;
+  // Authors are ranked by sorting the posts' (packed) author names once, equal names sharing a
+  // rank, rather than by hashing each name into a table first: each distinct name is compared a
+  // few times, not once per entry that ties on its bucket.
+  const std::vector<std::string_view> post_authors = Packed(
+      n, [&](size_t i) -> std::string_view { return batch.posts[i].post.author; }, author_bytes);
+  std::vector<uint32_t> author_rank(n);
+  std::vector<uint32_t> author_name;  // rank -> a post of that author
+  {
+    const std::vector<uint32_t> order = SortedOrder(post_authors);
+    for (size_t j = 0; j < n; ++j) {
+      if (j == 0 || post_authors[order[j]] != post_authors[order[j - 1]]) author_name.push_back(order[j]);
+      author_rank[order[j]] = static_cast<uint32_t>(author_name.size() - 1);
+    }
+  }
   std::map<std::pair<uint32_t, Platform>, uint32_t> prefix_of;  // (campaign rank, platform) -> first of 3
   entries.reserve(n * 2);
   for (uint32_t i = 0; i < n; ++i) {
@@ -319,11 +331,9 @@ void Emit(const Store::Impl& db, const Batch& batch, Sink& sink) {
           author_prefixes.push_back(AuthorPrefix(step, c, PlatformName(p.post.platform)));
         }
       }
-      auto [a, new_author] = author_of.try_emplace(p.post.author, author_names.size());
-      if (new_author) author_names.push_back(a->first);
       const Step steps[] = {Step::kMinute, Step::kHour, Step::kDay};
       for (uint32_t k = 0; k < 3; ++k) {
-        authors.push_back({it->second + k, a->second, BucketStart(created_s, steps[k])});
+        authors.push_back({it->second + k, author_rank[i], BucketStart(created_s, steps[k])});
       }
     }
   }
@@ -349,20 +359,12 @@ void Emit(const Store::Impl& db, const Batch& batch, Sink& sink) {
   const std::vector<uint32_t> prefix_order =
       SortedOrder(std::vector<std::string_view>(author_prefixes.begin(), author_prefixes.end()));
   const std::vector<uint32_t> prefix_rank = RanksOf(prefix_order);
-  // Authors are ranked the same way: each distinct name is compared a few times, not once per
-  // entry that ties on its bucket.
-  author_names = Packed(author_names.size(), [&](size_t i) { return author_names[i]; }, author_bytes);
-  const std::vector<uint32_t> author_order = SortedOrder(author_names);
-  const std::vector<uint32_t> author_rank = RanksOf(author_order);
-  for (auto& a : authors) {
-    a.prefix = prefix_rank[a.prefix];
-    a.author = author_rank[a.author];
-  }
-  SortUnique(authors, author_prefixes.size(), author_names.size());
+  for (auto& a : authors) a.prefix = prefix_rank[a.prefix];
+  SortUnique(authors, author_prefixes.size(), author_name.size());
   for (const AuthorEntry& a : authors) {
     key.assign(author_prefixes[prefix_order[a.prefix]]);
     PutOrderedInt64(&key, a.bucket);
-    key.append(author_names[author_order[a.author]]);
+    key.append(post_authors[author_name[a.author]]);
     sink.Put(db.authors, key, rocksdb::Slice());
   }
   for (const auto& [k, v] : batch.counter_deltas) sink.Merge(db.counters, k, EncodeInt64(v));
