@@ -13,11 +13,14 @@
 namespace chorus::codec {
 
 inline void PutVarint(std::string* out, uint64_t v) {
+  char bytes[10];  // appended at once: a post record holds two dozen of these
+  size_t n = 0;
   while (v >= 0x80) {
-    out->push_back(static_cast<char>(v | 0x80));
+    bytes[n++] = static_cast<char>(v | 0x80);
     v >>= 7;
   }
-  out->push_back(static_cast<char>(v));
+  bytes[n++] = static_cast<char>(v);
+  out->append(bytes, n);
 }
 inline void PutInt(std::string* out, int64_t v) {
   PutVarint(out, (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
