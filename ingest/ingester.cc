@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "core/counter_key.h"
+#include "core/string_order.h"
 #include "core/time.h"
 
 namespace chorus::ingest {
@@ -216,33 +217,51 @@ Result<PageOutcome> Ingester::Apply(const std::vector<Post>& posts,
   // A page may repeat a post (a boost next to its original; a bulk import's batch of many pages
   // repeats more): its copies become one, the latest, with the engagement high-water mark and the
   // follower count of first sight, as applying the copies one by one would count them.
-  std::vector<const Post*> unique;
-  unique.reserve(posts.size());
-  std::deque<Post> merged;  // repeated posts' merged copies (few), where `unique` points
+  // Found by sorting the page's keys once: copies are adjacent in that order, in page order among
+  // themselves (SortedOrder is stable), and the sorted distinct keys are what the store lookup
+  // wants. The distinct posts are then taken in page order, of their first copies.
+  std::deque<Post> merged;  // repeated posts' merged copies (few)
+  std::vector<std::string_view> keys;  // distinct, in byte order
+  std::vector<const Post*> unique;     // distinct, in page order
+  std::vector<uint32_t> key_of;        // unique[i]'s index in `keys`
   {
-    std::unordered_map<std::string_view, size_t> index;
-    index.reserve(posts.size());
-    for (const auto& p : posts) {
-      auto [it, inserted] = index.emplace(p.key, unique.size());
-      if (inserted) {
-        unique.push_back(&p);
-        continue;
+    std::vector<std::string_view> page_keys(posts.size());
+    for (size_t i = 0; i < posts.size(); ++i) page_keys[i] = posts[i].key;
+    const std::vector<uint32_t> by_key = SortedOrder(page_keys);
+    std::vector<const Post*> kept_of;                  // by `keys` index: the copy to apply
+    std::vector<int32_t> first_copy(posts.size(), -1);  // by page index: its `keys` index, if first
+    for (size_t j = 0; j < by_key.size();) {
+      const Post* kept = &posts[by_key[j]];
+      size_t end = j + 1;
+      for (; end < by_key.size() && page_keys[by_key[end]] == page_keys[by_key[j]]; ++end) {
+        const Post& later = posts[by_key[end]];
+        Post copy = later;
+        copy.engagement = HighWater(kept->engagement, later.engagement);
+        copy.author_followers = kept->author_followers;
+        merged.push_back(std::move(copy));
+        kept = &merged.back();
       }
-      const Post& kept = *unique[it->second];
-      Post copy = p;
-      copy.engagement = HighWater(kept.engagement, p.engagement);
-      copy.author_followers = kept.author_followers;
-      merged.push_back(std::move(copy));
-      unique[it->second] = &merged.back();
+      first_copy[by_key[j]] = static_cast<int32_t>(keys.size());
+      keys.push_back(page_keys[by_key[j]]);
+      kept_of.push_back(kept);
+      j = end;
+    }
+    unique.reserve(keys.size());
+    key_of.reserve(keys.size());
+    for (const int32_t k : first_copy) {
+      if (k < 0) continue;
+      unique.push_back(kept_of[k]);
+      key_of.push_back(static_cast<uint32_t>(k));
     }
   }
-  std::vector<std::string_view> keys;
-  keys.reserve(unique.size());
-  for (const Post* p : unique) keys.push_back(p->key);
   auto found = store_.FindPosts(keys);
   if (!found) return Fail(found.error());
   std::vector<const store::StoredPost*> existing(unique.size(), nullptr);  // the stored copy
-  for (const auto& [i, stored] : *found) existing[i] = &stored;
+  {
+    std::vector<const store::StoredPost*> by_key(keys.size(), nullptr);
+    for (const auto& [k, stored] : *found) by_key[k] = &stored;
+    for (size_t i = 0; i < unique.size(); ++i) existing[i] = by_key[key_of[i]];
+  }
 
   // Parents of policymakers' posts: a reply to or quote of a campaign post is a response to that
   // campaign (design §5), so their stored campaigns are needed.
