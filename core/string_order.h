@@ -10,7 +10,7 @@
 namespace chorus {
 
 // The permutation that puts `keys` in byte order (std::string_view's operator<): keys[order[0]]
-// is the least. Equal keys keep their input order. A multikey quicksort over 8-byte words, so
+// is the least. Equal keys keep their input order. Keys already in order are only checked. A multikey quicksort over 8-byte words, so
 // shared prefixes are read about once per level of the partitioning rather than per comparison.
 std::vector<uint32_t> SortedOrder(const std::vector<std::string_view>& keys);
 

@@ -10,7 +10,6 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
-#include <numeric>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -339,13 +338,7 @@ Result<std::vector<std::pair<size_t, StoredPost>>> Store::FindPosts(
   // whole keys (post URIs share long prefixes). `visit` sees each key's index and result.
   auto multi_get = [&](rocksdb::ColumnFamilyHandle* cf, const std::vector<std::string_view>& ks,
                        const auto& visit) -> Result<void> {
-    std::vector<uint32_t> order;
-    if (std::is_sorted(ks.begin(), ks.end())) {  // the ingester's are
-      order.resize(ks.size());
-      std::iota(order.begin(), order.end(), 0);
-    } else {
-      order = SortedOrder(ks);
-    }
+    const std::vector<uint32_t> order = SortedOrder(ks);
     std::vector<rocksdb::Slice> sorted;
     sorted.reserve(ks.size());
     for (uint32_t i : order) sorted.emplace_back(ks[i].data(), ks[i].size());

@@ -183,7 +183,7 @@ class Store {
   Result<std::vector<std::optional<StoredPost>>> GetPosts(const std::vector<std::string>& keys) const;
   // The same lookup, answering with the posts found only, as (index into `keys`, post) pairs in
   // no particular order: for batches of mostly new posts, where a slot per key would be most of
-  // the memory the lookup touches. Keys handed over in byte order are not sorted again.
+  // the memory the lookup touches.
   Result<std::vector<std::pair<size_t, StoredPost>>> FindPosts(
       const std::vector<std::string_view>& keys) const;
   Result<std::optional<std::string>> GetCursor(const std::string& cursor_key) const;
