@@ -271,14 +271,12 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const OpenOp
     // Bulk files get 16 KB blocks rather than 4 KB: written once, then read in ranges (exports,
     // series) or compacted, a quarter as many blocks to compress, index and checksum made an
     // import 4% cheaper.
-    rocksdb::BlockBasedTableOptions bulk_table = table;
-    bulk_table.block_size = 16 * 1024;
-    rocksdb::BlockBasedTableOptions bulk_filtered_table = filtered_table;
-    bulk_filtered_table.block_size = 16 * 1024;
     for (const auto& cf : cfs) {
+      rocksdb::BlockBasedTableOptions bulk_table =
+          *cf.options.table_factory->GetOptions<rocksdb::BlockBasedTableOptions>();
+      bulk_table.block_size = 16 * 1024;
       rocksdb::ColumnFamilyOptions o = cf.options;
-      o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(
-          cf.options.table_factory == by_identity.table_factory ? bulk_filtered_table : bulk_table));
+      o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(bulk_table));
       impl->cf_options.push_back(std::move(o));
     }
     // Files a bulk commit wrote but a crash kept from being ingested: never part of the store.
