@@ -177,12 +177,13 @@ Result<ImportSummary> ImportArchives(const config::Config& config, const ImportO
   // The posts of several lines, committed in one ApplyPage call once there are batch_posts (room
   // for that plus a page over it). A post repeated within the batch is the ingester's to merge,
   // as it merges a repeat within one page.
+  const size_t pending_capacity = batch_posts + 1'000;
   std::vector<Post> pending;
-  pending.reserve(batch_posts + 1'000);
+  pending.reserve(pending_capacity);
   auto flush = [&]() -> Result<void> {
     if (pending.empty()) return {};
     auto outcome = ingester.ApplyPage(std::exchange(pending, {}), {}, now());
-    pending.reserve(batch_posts + 1'000);
+    pending.reserve(pending_capacity);  // after the batch is freed, so its memory is reused
     if (!outcome) {
       return Fail(Error::Storage(outcome.error().message + " (" + std::to_string(sum.new_posts) +
                                  " new posts were stored before the failure; importing again "

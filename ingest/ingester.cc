@@ -146,6 +146,52 @@ class Deltas {
   std::unordered_map<CellKey, Cell, CellHash> cells_;
 };
 
+// A page's posts, each once. A page may repeat a post (a boost next to its original; a bulk
+// import's batch of many pages repeats more): its copies become one, the latest, with the
+// engagement high-water mark and the follower count of first sight, as applying the copies one
+// by one would count them.
+struct DistinctPosts {
+  std::deque<Post> merged;              // repeated posts' merged copies (few), where `posts` points
+  std::vector<const Post*> posts;       // in page order of their first copies
+  std::vector<std::string_view> keys;   // their keys, in byte order (the store lookup's)
+  std::vector<uint32_t> key_of;         // posts[i]'s index in `keys`
+};
+
+// Found by sorting the page's keys once: copies are adjacent in that order, and in page order
+// among themselves (SortedOrder is stable).
+DistinctPosts MergeRepeats(const std::vector<Post>& page) {
+  DistinctPosts out;
+  std::vector<std::string_view> page_keys(page.size());
+  for (size_t i = 0; i < page.size(); ++i) page_keys[i] = page[i].key;
+  const std::vector<uint32_t> by_key = SortedOrder(page_keys);
+  std::vector<const Post*> kept_of;                 // by `keys` index: the copy to apply
+  std::vector<int32_t> first_copy(page.size(), -1);  // by page index: its `keys` index, if first
+  for (size_t j = 0; j < by_key.size();) {
+    const Post* kept = &page[by_key[j]];
+    size_t end = j + 1;
+    for (; end < by_key.size() && page_keys[by_key[end]] == page_keys[by_key[j]]; ++end) {
+      const Post& later = page[by_key[end]];
+      Post copy = later;
+      copy.engagement = HighWater(kept->engagement, later.engagement);
+      copy.author_followers = kept->author_followers;
+      out.merged.push_back(std::move(copy));
+      kept = &out.merged.back();
+    }
+    first_copy[by_key[j]] = static_cast<int32_t>(out.keys.size());
+    out.keys.push_back(page_keys[by_key[j]]);
+    kept_of.push_back(kept);
+    j = end;
+  }
+  out.posts.reserve(out.keys.size());
+  out.key_of.reserve(out.keys.size());
+  for (const int32_t k : first_copy) {
+    if (k < 0) continue;
+    out.posts.push_back(kept_of[k]);
+    out.key_of.push_back(static_cast<uint32_t>(k));
+  }
+  return out;
+}
+
 Engagement PositiveDelta(const Engagement& before, const Engagement& after) {
   auto pos = [](int64_t b, int64_t a) { return a > b ? a - b : 0; };
   return {pos(before.likes, after.likes), pos(before.reposts, after.reposts),
@@ -214,53 +260,16 @@ Result<PageOutcome> Ingester::Apply(const std::vector<Post>& posts,
   PageOutcome out;
   out.posts_in_page = static_cast<int>(posts.size());
 
-  // A page may repeat a post (a boost next to its original; a bulk import's batch of many pages
-  // repeats more): its copies become one, the latest, with the engagement high-water mark and the
-  // follower count of first sight, as applying the copies one by one would count them.
-  // Found by sorting the page's keys once: copies are adjacent in that order, in page order among
-  // themselves (SortedOrder is stable), and the sorted distinct keys are what the store lookup
-  // wants. The distinct posts are then taken in page order, of their first copies.
-  std::deque<Post> merged;  // repeated posts' merged copies (few)
-  std::vector<std::string_view> keys;  // distinct, in byte order
-  std::vector<const Post*> unique;     // distinct, in page order
-  std::vector<uint32_t> key_of;        // unique[i]'s index in `keys`
-  {
-    std::vector<std::string_view> page_keys(posts.size());
-    for (size_t i = 0; i < posts.size(); ++i) page_keys[i] = posts[i].key;
-    const std::vector<uint32_t> by_key = SortedOrder(page_keys);
-    std::vector<const Post*> kept_of;                  // by `keys` index: the copy to apply
-    std::vector<int32_t> first_copy(posts.size(), -1);  // by page index: its `keys` index, if first
-    for (size_t j = 0; j < by_key.size();) {
-      const Post* kept = &posts[by_key[j]];
-      size_t end = j + 1;
-      for (; end < by_key.size() && page_keys[by_key[end]] == page_keys[by_key[j]]; ++end) {
-        const Post& later = posts[by_key[end]];
-        Post copy = later;
-        copy.engagement = HighWater(kept->engagement, later.engagement);
-        copy.author_followers = kept->author_followers;
-        merged.push_back(std::move(copy));
-        kept = &merged.back();
-      }
-      first_copy[by_key[j]] = static_cast<int32_t>(keys.size());
-      keys.push_back(page_keys[by_key[j]]);
-      kept_of.push_back(kept);
-      j = end;
-    }
-    unique.reserve(keys.size());
-    key_of.reserve(keys.size());
-    for (const int32_t k : first_copy) {
-      if (k < 0) continue;
-      unique.push_back(kept_of[k]);
-      key_of.push_back(static_cast<uint32_t>(k));
-    }
-  }
+  DistinctPosts distinct = MergeRepeats(posts);  // not const: a handed-over page moves from it
+  const std::vector<const Post*>& unique = distinct.posts;
+  const std::vector<std::string_view>& keys = distinct.keys;
   auto found = store_.FindPosts(keys);
   if (!found) return Fail(found.error());
   std::vector<const store::StoredPost*> existing(unique.size(), nullptr);  // the stored copy
   {
     std::vector<const store::StoredPost*> by_key(keys.size(), nullptr);
     for (const auto& [k, stored] : *found) by_key[k] = &stored;
-    for (size_t i = 0; i < unique.size(); ++i) existing[i] = by_key[key_of[i]];
+    for (size_t i = 0; i < unique.size(); ++i) existing[i] = by_key[distinct.key_of[i]];
   }
 
   // Parents of policymakers' posts: a reply to or quote of a campaign post is a response to that
