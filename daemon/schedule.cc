@@ -32,7 +32,13 @@ void RateBudget::OnRateLimited(const collectors::RateLimit& rate, int64_t now_ms
   std::lock_guard lock(mu_);
   remaining_ = 0;
   int64_t until = now_ms + fallback_ms;
-  if (rate.reset_at_ms && *rate.reset_at_ms > now_ms) until = *rate.reset_at_ms;
+  if (rate.reset_at_ms && *rate.reset_at_ms > now_ms) {
+    until = *rate.reset_at_ms;
+  } else if (rate.reset_at_ms && now_ms - *rate.reset_at_ms <= kJustResetMs) {
+    // The window turned over while the 429 was in flight or queued: it has reset already, so one
+    // short pause is enough. A reset further in the past is clock skew, and gets the fallback.
+    until = now_ms + kAfterJustResetMs;
+  }
   blocked_until_ms_ = std::max(blocked_until_ms_, until);
 }
 

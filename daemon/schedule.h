@@ -31,7 +31,11 @@ class RateBudget {
   explicit RateBudget(int64_t reserve = 1) : reserve_(reserve) {}
 
   void Update(const collectors::RateLimit& rate, int64_t now_ms);
-  // A 429: blocked until the reported reset, else for `fallback_ms`.
+  // A 429: blocked until the reported reset. A reset that passed at most kJustResetMs ago (the
+  // window turned over on the way) waits kAfterJustResetMs; no reset, or one further in the past
+  // (clock skew), waits `fallback_ms`.
+  static constexpr int64_t kJustResetMs = 5'000;
+  static constexpr int64_t kAfterJustResetMs = 1'000;
   void OnRateLimited(const collectors::RateLimit& rate, int64_t now_ms, int64_t fallback_ms);
   // Milliseconds to wait before the next request may be sent; 0 when it may go now.
   int64_t WaitMs(int64_t now_ms) const;

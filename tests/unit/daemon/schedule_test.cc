@@ -42,8 +42,21 @@ TEST(RateBudget, A429WaitsUntilResetOrFallback) {
   c.OnRateLimited({}, 20'000, 60'000);  // no reset header: fall back
   EXPECT_EQ(c.WaitMs(20'000), 60'000);
   RateBudget d;
-  d.OnRateLimited({300, 0, 10'000}, 20'000, 60'000);  // reset already past (clock skew): fall back
+  d.OnRateLimited({300, 0, 10'000}, 20'000, 60'000);  // reset long past (clock skew): fall back
   EXPECT_EQ(d.WaitMs(20'000), 60'000);
+}
+
+TEST(RateBudget, A429WhoseResetJustPassedWaitsOnlyAMoment) {
+  // The window turned over while the 429 was on its way: it has reset, a minute's wait is wasted.
+  RateBudget b;
+  b.OnRateLimited({300, 0, 19'200}, 20'000, 60'000);
+  EXPECT_EQ(b.WaitMs(20'000), RateBudget::kAfterJustResetMs);
+  RateBudget edge;
+  edge.OnRateLimited({300, 0, 20'000 - RateBudget::kJustResetMs}, 20'000, 60'000);
+  EXPECT_EQ(edge.WaitMs(20'000), RateBudget::kAfterJustResetMs);
+  RateBudget beyond;
+  beyond.OnRateLimited({300, 0, 20'000 - RateBudget::kJustResetMs - 1}, 20'000, 60'000);
+  EXPECT_EQ(beyond.WaitMs(20'000), 60'000);
 }
 
 TEST(RateBudget, MissingHeadersChangeNothing) {
