@@ -6,7 +6,6 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
-#include <malloc.h>
 #include <memory>
 #include <optional>
 #include <set>
@@ -323,18 +322,6 @@ int RunImportCommand(const std::vector<std::string>& args) {
       bar.Update(total > 0 ? static_cast<double>(bytes) / static_cast<double>(total) : 0, detail);
     };
   }
-  // An import allocates and frees millions of small strings per batch. glibc parks small frees
-  // in fastbins and coalesces them all in a malloc_consolidate pass that every large free
-  // triggers, which was a tenth of an import's CPU; without fastbins (the per-thread cache still
-  // serves the hot sizes) each free coalesces at once, for 6% less CPU in all. This process does
-  // nothing else, so the settings are made for it here rather than inside ImportArchives.
-  mallopt(M_MXFAST, 0);
-  // Each batch's large arrays (its posts, their index entries) are freed when it commits, and the
-  // next batch's are the same size again. Served from the heap and never trimmed back to the
-  // system, they reuse the same pages, rather than being mapped afresh and faulted in page by
-  // page every batch (a twentieth of an import's CPU).
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
   auto summary = ImportArchives(*loaded.config, options, reporter);
   bar.Finish();
   if (!summary) {

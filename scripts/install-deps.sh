@@ -6,7 +6,7 @@ packages=(
   build-essential cmake pkg-config git
   libcpp-httplib-dev libssl-dev zlib1g-dev libbrotli-dev
   libsimdjson-dev librocksdb-dev prometheus-cpp-dev libboost-dev libyaml-cpp-dev
-  libexpected-dev libsystemd-dev
+  libexpected-dev libsystemd-dev libgoogle-perftools-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   prometheus prometheus-alertmanager curl
   systemd dpkg-dev file
