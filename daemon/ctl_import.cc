@@ -40,7 +40,7 @@ const char* const kImportUsage =
     "                    (default: the host of the config's Mastodon source, or of each page's\n"
     "                    statuses)\n"
     "  --strict          exit 3 when any line was skipped\n"
-    "  --batch-posts N   posts committed per store write (default 50000)\n"
+    "  --batch-posts N   posts committed per store write (default 100000)\n"
     "\n"
     "exit status: 0 done (skipped lines are listed on stderr and counted in the summary),\n"
     "  1 failure (config, input file, store in use or not writable), 2 usage error,\n"

@@ -35,7 +35,7 @@ struct ImportOptions {
   // pages qualifies them. "" = the host of the config's Mastodon source when there is exactly one,
   // else the host of each page's own statuses (the `uri` of a status by a local account).
   std::string home_domain;
-  size_t batch_posts = 50000;  // posts per ApplyPage call (at least one line per call)
+  size_t batch_posts = 100000;  // posts per ApplyPage call (at least one line per call)
   // Clock for first_seen/last_seen; the system clock when unset.
   std::function<int64_t()> now_ms;
 };

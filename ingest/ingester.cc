@@ -17,7 +17,7 @@ namespace {
 //
 // What posts, reach and engagement add is summed per cell (campaign, platform, term, minute)
 // under small integer keys, and only written out as series and counter keys once per cell, by
-// AddToBatch(): a bulk import's batch of 50,000 posts falls into a few thousand cells, where
+// AddToBatch(): a bulk import's batch of 100,000 posts falls into a few thousand cells, where
 // encoding and hashing a dozen string keys for every post was a tenth of the import's CPU. Those
 // counters are their series' sums over all minutes, so both come from the same cells. The rarer
 // counters (mentions, responses, coalition posts) are summed under their encoded keys.
