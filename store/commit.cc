@@ -56,13 +56,14 @@ class WriteBatchSink : public Sink {
 // SST files per family, written as the entries arrive (SstFileWriter refuses a key that is not
 // above the previous one: a bug in Emit is an error, not a corrupt file).
 //
-// Time-keyed families get one file per key prefix (a campaign's index entries, an author
-// resolution of a campaign and platform, one minute series): an archive is imported in time order
+// Time-keyed families get one file per key prefix (a campaign's index entries, the minute author
+// sets of a campaign and platform, one minute series): an archive is imported in time order
 // (or in reverse), so each batch's file of a prefix covers a time range no earlier file of that
 // prefix overlaps, and RocksDB ingests it straight into the bottom level. One file spanning all
 // prefixes would overlap every earlier batch's, land in level 0, and be compacted again and again,
 // which was a quarter of a large import's CPU. `posts`, keyed by URI, overlaps regardless; so do
-// the hour and day series, whose few sums a batch are cheaper to compact than to file apart.
+// the hour and day series and author sets, whose few keys a batch are cheaper to compact than to
+// file apart.
 class FileSink : public Sink {
  public:
   FileSink(Store::Impl* impl, std::string dir) : impl_(impl), dir_(std::move(dir)) {}
@@ -111,6 +112,7 @@ class FileSink : public Sink {
     size_t index = 0;  // in impl_->handles
     int partition_separators = 0;  // the file prefix ends at this separator; 0: one file
     bool series = false;           // the prefix is all but the 8-byte bucket start
+    bool minute_sets_only = false; // authors: hour and day sets share one file (prefix "")
     std::vector<std::string> paths;  // finished files
     std::unique_ptr<rocksdb::SstFileWriter> writer;
     std::string prefix;  // of the open file's keys
@@ -118,6 +120,9 @@ class FileSink : public Sink {
 
   std::string_view PrefixOf(const Family& f, std::string_view key) const {
     if (f.series) return key.substr(0, key.size() >= 8 ? key.size() - 8 : 0);
+    if (f.minute_sets_only && (key.empty() || key[0] != AuthorSetLetter(Step::kMinute))) {
+      return key.substr(0, 0);
+    }
     size_t end = 0;
     for (int n = 0; n < f.partition_separators; ++n) {
       end = key.find(kSep, end);
@@ -143,6 +148,7 @@ class FileSink : public Sink {
       if (inserted) {
         while (f->index < impl_->handles.size() && impl_->handles[f->index] != cf) ++f->index;
         f->partition_separators = cf == impl_->post_index ? 1 : cf == impl_->authors ? 2 : 0;
+        f->minute_sets_only = cf == impl_->authors;
         // Only minute series are partitioned: an hour or day series gets a few keys a batch, so
         // its files would be tiny, and creating a file costs more than compacting a few
         // thousand sums out of level 0.
@@ -158,7 +164,9 @@ class FileSink : public Sink {
     }
     if (!f->writer) {
       rocksdb::Options options(impl_->db_options, impl_->cf_options.at(f->index));
-      options.compression = rocksdb::kLZ4Compression;
+      // LZ4 (cheaper to write than the families' Snappy), but not what the family leaves
+      // uncompressed (author sets: random hashes).
+      if (options.compression != rocksdb::kNoCompression) options.compression = rocksdb::kLZ4Compression;
       f->writer = std::make_unique<rocksdb::SstFileWriter>(rocksdb::EnvOptions(), options, cf);
       f->paths.push_back(dir_ + "/" + std::to_string(++impl_->bulk_files) + ".sst");
       f->prefix.assign(partitioned ? PrefixOf(*f, k.ToStringView()) : std::string_view());
@@ -206,69 +214,19 @@ std::vector<std::string_view> Packed(size_t n, Get get, std::string& bytes) {
   return views;
 }
 
-// One author's entry in one bucket of one author prefix (step, campaign, platform).
-struct AuthorEntry {
-  uint32_t prefix;  // into the prefixes until ranked, then its rank
-  uint32_t author;  // its rank among the batch's distinct author names
-  int64_t bucket;   // start, unix seconds
-  bool operator==(const AuthorEntry&) const = default;
-};
-
-// Sorts ranked `entries` by (prefix, bucket, author), each entry once. Their ranks fit one
-// integer for any batch of ordinary size (bucket starts are whole minutes, so a batch spans a few
-// thousand), and sorting integers is about twice as fast as comparing the fields, which remain
-// the way for posts dated absurdly far apart.
-void SortUnique(std::vector<AuthorEntry>& entries, size_t prefixes, size_t authors) {
-  auto bits_for = [](uint64_t count) {  // bits to hold 0 .. count - 1
-    int b = 0;
-    while (b < 64 && (uint64_t{1} << b) < count) ++b;
-    return b;
-  };
-  int64_t lo = INT64_MAX, hi = INT64_MIN;
-  for (const auto& e : entries) {
-    lo = std::min(lo, e.bucket);
-    hi = std::max(hi, e.bucket);
-  }
-  const int author_bits = bits_for(authors);
-  const int bucket_bits = entries.empty() ? 0 : bits_for(static_cast<uint64_t>((hi - lo) / 60) + 1);
-  if (bits_for(prefixes) + author_bits + bucket_bits > 63) {
-    std::sort(entries.begin(), entries.end(), [](const AuthorEntry& a, const AuthorEntry& b) {
-      return std::tie(a.prefix, a.bucket, a.author) < std::tie(b.prefix, b.bucket, b.author);
-    });
-    entries.erase(std::unique(entries.begin(), entries.end()), entries.end());
-    return;
-  }
-  std::vector<uint64_t> packed;
-  packed.reserve(entries.size());
-  for (const auto& e : entries) {
-    packed.push_back((uint64_t{e.prefix} << (author_bits + bucket_bits)) |
-                     (static_cast<uint64_t>((e.bucket - lo) / 60) << author_bits) | e.author);
-  }
-  std::sort(packed.begin(), packed.end());
-  packed.erase(std::unique(packed.begin(), packed.end()), packed.end());
-  const uint64_t author_mask = (uint64_t{1} << author_bits) - 1;
-  const uint64_t bucket_mask = (uint64_t{1} << bucket_bits) - 1;
-  entries.resize(packed.size());
-  for (size_t i = 0; i < packed.size(); ++i) {
-    const uint64_t v = packed[i];
-    entries[i] = {static_cast<uint32_t>(v >> (author_bits + bucket_bits)), static_cast<uint32_t>(v & author_mask),
-                  lo + static_cast<int64_t>((v >> author_bits) & bucket_mask) * 60};
-  }
-}
-
 // Everything `batch` writes, family by family, each family's keys in ascending order: RocksDB
 // inserts each next to the previous one (the skiplist's sequential splice, and per-prefix insert
-// hints) instead of searching the memtable from the top, an SST file needs them so, and an
-// author's repeated bucket keys are put once. Stable sorts keep the batch order of equal keys
+// hints) instead of searching the memtable from the top, an SST file needs them so, and each
+// author set is merged once a batch. Stable sorts keep the batch order of equal keys
 // (the last copy of a post wins).
 void Emit(const Store::Impl& db, const Batch& batch, Sink& sink) {
-  // The post itself goes in its "" index entry, `posts` locates it (schema 2). Index and author
-  // entries are idempotent puts: an updated post rewrites the same keys.
+  // The post itself goes in its "" index entry, `posts` locates it (schema 2). Index entries are
+  // idempotent puts (an updated post rewrites the same keys), author sets idempotent unions.
   const size_t n = batch.posts.size();
-  // The posts' keys and authors are read several times below, in several orders, and each post's
+  // The posts' keys are read several times below, in several orders, and each post's
   // strings lie kilobytes from the next one's: copied once into contiguous buffers, they are
   // read from cache rather than from memory (those misses were a tenth of a bulk commit).
-  std::string key_bytes, author_bytes;
+  std::string key_bytes;
   const std::vector<std::string_view> post_keys = Packed(
       n, [&](size_t i) -> std::string_view { return batch.posts[i].post.key; }, key_bytes);
   const std::vector<uint32_t> by_key = SortedOrder(post_keys);
@@ -278,10 +236,10 @@ void Emit(const Store::Impl& db, const Batch& batch, Sink& sink) {
     sink.Put(db.posts, k, PostLocator(batch.posts[by_key[i]].post.created_at_ms));
   }
 
-  // Index and author keys are sorted as numbers and ranks, not as strings (the comparisons were
-  // most of a bulk commit's time), then written into one reused buffer. Ranks: a campaign's index
-  // prefix "<campaign>\x1f" and an author prefix "<step><campaign>\x1f<platform>\x1f" never is a
-  // prefix of another, so ordering keys by (prefix rank, time, rest) is their byte order.
+  // Index keys are sorted as numbers and ranks, not as strings (the comparisons were most of a
+  // bulk commit's time), then written into one reused buffer. Ranks: a campaign's index prefix
+  // "<campaign>\x1f" never is a prefix of another, so ordering keys by (prefix rank, time, rest)
+  // is their byte order.
   std::unordered_map<std::string_view, uint32_t> campaign_ranks;  // of this batch's campaigns
   for (const auto& p : batch.posts) {
     for (const auto& c : p.campaigns) campaign_ranks.try_emplace(c, 0);
@@ -299,42 +257,31 @@ void Emit(const Store::Impl& db, const Batch& batch, Sink& sink) {
     uint32_t post;  // into batch.posts
   };
   std::vector<Entry> entries;
-  std::vector<AuthorEntry> authors;
-  std::vector<std::string> author_prefixes;
-  // Authors are ranked by sorting the posts' (packed) author names once, equal names sharing a
-  // rank, rather than by hashing each name into a table first: each distinct name is compared a
-  // few times, not once per entry that ties on its bucket.
-  const std::vector<std::string_view> post_authors = Packed(
-      n, [&](size_t i) -> std::string_view { return batch.posts[i].post.author; }, author_bytes);
-  std::vector<uint32_t> author_rank(n);
-  std::vector<uint32_t> author_name;  // rank -> a post of that author
-  {
-    const std::vector<uint32_t> order = SortedOrder(post_authors);
-    for (size_t j = 0; j < n; ++j) {
-      if (j == 0 || post_authors[order[j]] != post_authors[order[j - 1]]) author_name.push_back(order[j]);
-      author_rank[order[j]] = static_cast<uint32_t>(author_name.size() - 1);
-    }
-  }
-  std::map<std::pair<uint32_t, Platform>, uint32_t> prefix_of;  // (campaign rank, platform) -> first of 3
+  // Author sets (schema 3): each (campaign, platform) group's (minute, author) pairs, sorted once
+  // as integers; the minute, hour and day sets of the group are runs of that order.
+  struct AuthorMinute {
+    uint32_t group;   // into groups
+    int64_t minute;   // bucket start, unix seconds
+    uint64_t author;  // AuthorHash
+    auto operator<=>(const AuthorMinute&) const = default;
+  };
+  std::vector<AuthorMinute> author_minutes;
+  std::vector<std::pair<std::string_view, Platform>> groups;   // (campaign, platform)
+  std::map<std::pair<uint32_t, Platform>, uint32_t> group_of;  // (campaign rank, platform) -> group
   entries.reserve(n * 2);
+  author_minutes.reserve(n);
   for (uint32_t i = 0; i < n; ++i) {
     const StoredPost& p = batch.posts[i];
     entries.push_back({0, p.post.created_at_ms, i});
-    const int64_t created_s = FloorDiv(p.post.created_at_ms, 1000);
+    const int64_t minute = BucketStart(FloorDiv(p.post.created_at_ms, 1000), Step::kMinute);
+    const uint64_t author = p.post.author.empty() ? 0 : AuthorHash(p.post.author);
     for (const auto& c : p.campaigns) {
       const uint32_t rank = campaign_rank(c);
       entries.push_back({1 + rank, p.post.created_at_ms, i});
       if (p.post.author.empty()) continue;
-      auto [it, inserted] = prefix_of.try_emplace({rank, p.post.platform}, author_prefixes.size());
-      if (inserted) {
-        for (Step step : {Step::kMinute, Step::kHour, Step::kDay}) {
-          author_prefixes.push_back(AuthorPrefix(step, c, PlatformName(p.post.platform)));
-        }
-      }
-      const Step steps[] = {Step::kMinute, Step::kHour, Step::kDay};
-      for (uint32_t k = 0; k < 3; ++k) {
-        authors.push_back({it->second + k, author_rank[i], BucketStart(created_s, steps[k])});
-      }
+      auto [it, inserted] = group_of.try_emplace({rank, p.post.platform}, groups.size());
+      if (inserted) groups.emplace_back(c, p.post.platform);
+      author_minutes.push_back({it->second, minute, author});
     }
   }
   auto by_position = [&post_keys](const Entry& a, const Entry& b) {
@@ -356,19 +303,41 @@ void Emit(const Store::Impl& db, const Batch& batch, Sink& sink) {
       sink.Put(db.post_index, key, rocksdb::Slice());
     }
   }
-  const std::vector<uint32_t> prefix_order =
-      SortedOrder(std::vector<std::string_view>(author_prefixes.begin(), author_prefixes.end()));
-  const std::vector<uint32_t> prefix_rank = RanksOf(prefix_order);
-  for (auto& a : authors) a.prefix = prefix_rank[a.prefix];
-  SortUnique(authors, author_prefixes.size(), author_name.size());
-  for (const AuthorEntry& a : authors) {
-    key.assign(author_prefixes[prefix_order[a.prefix]]);
-    PutOrderedInt64(&key, a.bucket);
-    key.append(post_authors[author_name[a.author]]);
-    sink.Put(db.authors, key, rocksdb::Slice());
+  std::sort(author_minutes.begin(), author_minutes.end());
+  author_minutes.erase(std::unique(author_minutes.begin(), author_minutes.end()), author_minutes.end());
+  std::vector<size_t> group_begin(groups.size() + 1, 0);  // group g: [begin[g], begin[g + 1])
+  for (const AuthorMinute& a : author_minutes) ++group_begin[a.group + 1];
+  for (size_t g = 0; g < groups.size(); ++g) group_begin[g + 1] += group_begin[g];
+  struct AuthorSet {
+    std::string prefix;
+    uint32_t group;
+    Step step;
+  };
+  std::vector<AuthorSet> sets;  // in key order: by prefix, then each set's buckets in time order
+  for (uint32_t g = 0; g < groups.size(); ++g) {
+    for (Step step : {Step::kMinute, Step::kHour, Step::kDay}) {
+      sets.push_back({AuthorSetPrefix(step, groups[g].first, PlatformName(groups[g].second)), g, step});
+    }
+  }
+  std::sort(sets.begin(), sets.end(), [](const AuthorSet& a, const AuthorSet& b) { return a.prefix < b.prefix; });
+  std::vector<uint64_t> bucket_authors;
+  for (const AuthorSet& set : sets) {
+    for (size_t j = group_begin[set.group], end = group_begin[set.group + 1]; j < end;) {
+      const int64_t bucket = BucketStart(author_minutes[j].minute, set.step);
+      bucket_authors.clear();
+      for (; j < end && BucketStart(author_minutes[j].minute, set.step) == bucket; ++j) {
+        bucket_authors.push_back(author_minutes[j].author);
+      }
+      // A minute's authors are sorted and distinct already; an hour's or a day's are its minutes'.
+      if (set.step != Step::kMinute) SortUniqueHashes(&bucket_authors);
+      key.assign(set.prefix);
+      PutOrderedInt64(&key, bucket);
+      EncodeAuthorSet(bucket_authors.data(), bucket_authors.size(), &value);
+      sink.Merge(db.authors, key, value);
+    }
   }
   for (const auto& [k, v] : batch.counter_deltas) sink.Merge(db.counters, k, EncodeInt64(v));
-  // Minute buckets in key order: by series (ranked like the author prefixes above, a series
+  // Minute buckets in key order: by series (ranked like the index prefixes above, a series
   // prefix "<metric>\x1f<campaign>\x1f<platform>\x1f<term>\x1f" is never a prefix of another),
   // then time. The hour and day holding each minute get the same deltas, summed first so each
   // coarse key is merged once per batch rather than once per minute under it; each hour's (and

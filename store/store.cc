@@ -13,9 +13,11 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <functional>
 #include <optional>
+#include <tuple>
 #include <unordered_map>
 
 #include "core/record_codec.h"
@@ -39,6 +41,29 @@ class Int64AddOperator : public rocksdb::AssociativeMergeOperator {
     return true;
   }
   const char* Name() const override { return "chorus.Int64Add"; }
+};
+
+// A bucket's author set (schema 3, store_internal.h) takes each write's authors by union, so pages
+// and batches that add the same author to a bucket leave it there once, in any order.
+class AuthorSetUnion : public rocksdb::MergeOperator {
+ public:
+  bool FullMergeV2(const MergeOperationInput& in, MergeOperationOutput* out) const override {
+    std::vector<uint64_t> all;
+    if (in.existing_value) AppendAuthorSet(in.existing_value->ToStringView(), &all);
+    for (const auto& op : in.operand_list) AppendAuthorSet(op.ToStringView(), &all);
+    SortUniqueHashes(&all);
+    EncodeAuthorSet(all.data(), all.size(), &out->new_value);
+    return true;
+  }
+  bool PartialMergeMulti(const rocksdb::Slice&, const std::deque<rocksdb::Slice>& operands,
+                         std::string* new_value, rocksdb::Logger*) const override {
+    std::vector<uint64_t> all;
+    for (const auto& op : operands) AppendAuthorSet(op.ToStringView(), &all);
+    SortUniqueHashes(&all);
+    EncodeAuthorSet(all.data(), all.size(), new_value);
+    return true;
+  }
+  const char* Name() const override { return "chorus.AuthorSetUnion"; }
 };
 
 // The part of a key up to and including its first separator ("<campaign>\x1f" of an index key,
@@ -104,7 +129,9 @@ class RetentionFilter : public rocksdb::CompactionFilter {
       }
       case Kind::kAuthors: {
         if (key.empty()) return false;
-        const Step step = key[0] == 'm' ? Step::kMinute : key[0] == 'h' ? Step::kHour : Step::kDay;
+        // Author sets (upper case) and schema 2's entries (lower case) put the bucket alike.
+        const char letter = static_cast<char>(key[0] | 0x20);
+        const Step step = letter == 'm' ? Step::kMinute : letter == 'h' ? Step::kHour : Step::kDay;
         const size_t first = key.find(kSep);
         const size_t second = first == std::string_view::npos ? first : key.find(kSep, first + 1);
         if (second == std::string_view::npos || key.size() < second + 9) return false;
@@ -214,8 +241,15 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const OpenOp
   rocksdb::ColumnFamilyOptions minute = summed;
   minute.max_successive_merges = 0;
   const std::shared_ptr<const rocksdb::SliceTransform> hint = std::make_shared<UpToSeparator>();
-  rocksdb::ColumnFamilyOptions ordered = plain;  // post_index, authors
-  for (auto* o : {&ordered, &summed, &minute}) o->memtable_insert_with_hint_prefix_extractor = hint;
+  rocksdb::ColumnFamilyOptions ordered = plain;  // post_index
+  rocksdb::ColumnFamilyOptions author_sets = plain;
+  author_sets.merge_operator = std::make_shared<AuthorSetUnion>();
+  author_sets.max_successive_merges = 64;  // chorusd adds a page's few authors at a time
+  // Hashes are random bits: compressing them would cost every flush, compaction and read for nothing.
+  author_sets.compression = rocksdb::kNoCompression;
+  for (auto* o : {&ordered, &summed, &minute, &author_sets}) {
+    o->memtable_insert_with_hint_prefix_extractor = hint;
+  }
 
   auto impl = std::make_unique<Impl>();
   using Kind = RetentionFilter::Kind;
@@ -235,7 +269,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const OpenOp
       {"series_1h", filtered(summed, Kind::kSeries1h)},
       {"series_1d", filtered(summed, Kind::kSeries1d)},
       {"post_index", filtered(ordered, Kind::kPostIndex)},
-      {"authors", filtered(ordered, Kind::kAuthors)},
+      {"authors", filtered(author_sets, Kind::kAuthors)},
       {"outbox", plain},
       {"alert_log", plain},
       {"marks", plain},
@@ -307,14 +341,14 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const OpenOp
     }
   } else if (!s.ok()) {
     return Fail(StorageError("cannot read schema version", s));
-  } else if (version == "1" && writable) {
-    // Schema 1 stores are read as they are (see PostLocator); the mark stops an older chorus from
-    // misreading what this one writes.
+  } else if (version != "1" && version != "2" && version != std::to_string(kSchemaVersion)) {
+    return Fail(Error::Storage("store at " + path + " has schema version " + version +
+                               ", this chorus understands 1 to " + std::to_string(kSchemaVersion)));
+  } else if (version != std::to_string(kSchemaVersion) && writable) {
+    // Schema 1 and 2 stores are read as they are (see PostLocator, ForEachAuthor); the mark stops
+    // an older chorus from misreading what this one writes.
     s = impl->db->Put(rocksdb::WriteOptions(), impl->meta, kSchemaKey, std::to_string(kSchemaVersion));
     if (!s.ok()) return Fail(StorageError("cannot write schema version", s));
-  } else if (version != "1" && version != std::to_string(kSchemaVersion)) {
-    return Fail(Error::Storage("store at " + path + " has schema version " + version +
-                               ", this chorus understands 1 and " + std::to_string(kSchemaVersion)));
   }
   return std::unique_ptr<Store>(new Store(path, std::move(impl)));
 }
@@ -656,28 +690,41 @@ Result<void> Store::ScanPosts(const PostScan& scan, const PostVisitor& visit) co
 }
 
 namespace {
-// Visits the author entries of `campaign` on `platform` ("" = each platform in turn) in buckets of
-// `step` starting in [from_s, to_s): (platform index, bucket start, author).
+// Visits the authors of `campaign` on `platform` ("" = each platform in turn) in buckets of `step`
+// starting in [from_s, to_s), as (platform index, bucket start, AuthorHash): those of the author
+// sets, and those of a schema 2 store's one entry per author (hashed here), which may hold the
+// same author in the same bucket again.
 template <typename Visit>
 Result<void> ForEachAuthor(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, std::string_view campaign,
                            std::string_view platform, int64_t from_s, int64_t to_s, Step step,
                            const Visit& visit) {
+  std::vector<uint64_t> hashes;
   for (size_t pi = 0; pi < std::size(kPlatformNames); ++pi) {
     if (!platform.empty() && kPlatformNames[pi] != platform) continue;
-    const std::string prefix = AuthorPrefix(step, campaign, kPlatformNames[pi]);
-    std::string start = prefix, end = prefix;
-    PutOrderedInt64(&start, from_s);
-    PutOrderedInt64(&end, to_s);
-    rocksdb::ReadOptions ro;
-    rocksdb::Slice upper(end);
-    ro.iterate_upper_bound = &upper;
-    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, cf));
-    for (it->Seek(start); it->Valid(); it->Next()) {
-      const auto key = it->key().ToStringView();
-      if (key.size() < prefix.size() + 8) continue;
-      visit(pi, ReadOrderedInt64(key.substr(prefix.size(), 8)), key.substr(prefix.size() + 8));
+    for (const bool sets : {true, false}) {
+      const std::string prefix = sets ? AuthorSetPrefix(step, campaign, kPlatformNames[pi])
+                                      : AuthorPrefix(step, campaign, kPlatformNames[pi]);
+      std::string start = prefix, end = prefix;
+      PutOrderedInt64(&start, from_s);
+      PutOrderedInt64(&end, to_s);
+      rocksdb::ReadOptions ro;
+      rocksdb::Slice upper(end);
+      ro.iterate_upper_bound = &upper;
+      std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, cf));
+      for (it->Seek(start); it->Valid(); it->Next()) {
+        const auto key = it->key().ToStringView();
+        if (key.size() < prefix.size() + 8) continue;
+        const int64_t bucket = ReadOrderedInt64(key.substr(prefix.size(), 8));
+        if (!sets) {
+          visit(pi, bucket, AuthorHash(key.substr(prefix.size() + 8)));
+          continue;
+        }
+        hashes.clear();
+        AppendAuthorSet(it->value().ToStringView(), &hashes);
+        for (const uint64_t h : hashes) visit(pi, bucket, h);
+      }
+      if (!it->status().ok()) return Fail(StorageError("cannot read authors", it->status()));
     }
-    if (!it->status().ok()) return Fail(StorageError("cannot read authors", it->status()));
   }
   return {};
 }
@@ -686,12 +733,22 @@ Result<void> ForEachAuthor(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, std
 Result<std::vector<std::pair<int64_t, int64_t>>> Store::UniqueAuthorsSeries(
     std::string_view campaign, std::string_view platform, int64_t from_s, int64_t to_s,
     Step step) const {
-  // Keys are unique per (bucket, author), so counting keys per bucket counts distinct authors.
-  std::map<int64_t, int64_t> counts;
+  // (bucket, platform, author), each once: an identity belongs to one platform, and an author
+  // can be in a bucket's set and in a schema 2 entry of it both.
+  std::vector<std::tuple<int64_t, uint8_t, uint64_t>> seen;
   auto r = ForEachAuthor(impl_->db.get(), impl_->authors, campaign, platform, from_s, to_s, step,
-                         [&](size_t, int64_t bucket, std::string_view) { ++counts[bucket]; });
+                         [&](size_t pi, int64_t bucket, uint64_t h) {
+                           seen.emplace_back(bucket, static_cast<uint8_t>(pi), h);
+                         });
   if (!r) return Fail(r.error());
-  return std::vector<std::pair<int64_t, int64_t>>(counts.begin(), counts.end());
+  std::sort(seen.begin(), seen.end());
+  seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
+  std::vector<std::pair<int64_t, int64_t>> out;
+  for (const auto& [bucket, pi, h] : seen) {
+    if (out.empty() || out.back().first != bucket) out.emplace_back(bucket, 0);
+    ++out.back().second;
+  }
+  return out;
 }
 
 Result<int64_t> Store::CountDistinctAuthors(std::string_view campaign, std::string_view platform,
@@ -710,10 +767,10 @@ Result<std::vector<int64_t>> Store::CountDistinctAuthorsSince(std::string_view c
   const int64_t widest = *std::min_element(froms_s.begin(), froms_s.end());
   // An identity belongs to one platform: each author's latest bucket, per platform; an author
   // counts in every range that reaches back to that bucket.
-  std::vector<std::unordered_map<std::string, int64_t>> latest(std::size(kPlatformNames));
+  std::vector<std::unordered_map<uint64_t, int64_t>> latest(std::size(kPlatformNames));
   auto r = ForEachAuthor(impl_->db.get(), impl_->authors, campaign, platform, widest, to_s, step,
-                         [&](size_t pi, int64_t bucket, std::string_view author) {
-                           auto [it, inserted] = latest[pi].try_emplace(std::string(author), bucket);
+                         [&](size_t pi, int64_t bucket, uint64_t author) {
+                           auto [it, inserted] = latest[pi].try_emplace(author, bucket);
                            if (!inserted) it->second = std::max(it->second, bucket);
                          });
   if (!r) return Fail(r.error());

@@ -17,8 +17,11 @@
 //   cursors    "<source>\x1f<query>" -> collector-specific cursor text
 //   refresh    "<source>\x1f" + big-endian due time + post key -> RefreshEntry (engagement refresh
 //              schedule: which known posts a source re-fetches, and when)
-//   authors    step letter (m|h|d) + "<campaign>\x1f<platform>\x1f" + big-endian bucket start +
-//              author -> "" : who posted in each bucket, so unique authors are exact
+//   authors    step letter (M|H|D) + "<campaign>\x1f<platform>\x1f" + big-endian bucket start ->
+//              the set of who posted in the bucket (sorted distinct 64-bit hashes of the author
+//              identities, merged by union), so unique authors are exact but for hash collisions
+//              (store_internal.h). Schema 2 stores wrote an entry per author instead, step letter
+//              m|h|d + the same + author -> "": still read, and counted with the sets
 //   outbox     alert delivery queue (keys and values are the alerting module's)
 //   alert_log  recently raised alerts, for /api/v1/alerts
 //   marks      "first" timestamps (first mention of / response by a policymaker per campaign)
@@ -48,9 +51,10 @@
 
 namespace chorus::store {
 
-// 2: posts live in their "" post_index entry. Open() reads schema 1 stores as they are and marks
-// them 2 when it may write, so an older chorus refuses them instead of misreading new entries.
-inline constexpr int kSchemaVersion = 2;
+// 2: posts live in their "" post_index entry. 3: a bucket's authors are one set entry, not an entry
+// each. Open() reads schema 1 and 2 stores as they are and marks them 3 when it may write, so an
+// older chorus refuses them instead of misreading new entries.
+inline constexpr int kSchemaVersion = 3;
 
 // A post as stored: the latest copy seen plus how it was counted when first seen.
 struct StoredPost {

@@ -5,6 +5,7 @@
 #include <rocksdb/compaction_filter.h>
 #include <rocksdb/db.h>
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <string>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "core/record_codec.h"
+#include "core/stable_hash.h"
 #include "core/time.h"
 #include "store/store.h"
 
@@ -81,6 +83,51 @@ inline std::string AuthorPrefix(Step step, std::string_view campaign, std::strin
   key.append(campaign).push_back(kSep);
   key.append(platform).push_back(kSep);
   return key;
+}
+
+// Schema 3 keeps the authors of a bucket as one entry: key AuthorSetPrefix(step, campaign,
+// platform) + big-endian bucket start, value the sorted distinct AuthorHash()es of its authors (8
+// bytes each, little-endian), merged by set union (AuthorSetUnion in store.cc). The step letter is
+// upper case, so these keys sort apart from schema 1 and 2's, one entry per author (AuthorPrefix
+// + bucket + author), which stay readable until retention drops them.
+inline char AuthorSetLetter(Step step) {
+  return step == Step::kMinute ? 'M' : step == Step::kHour ? 'H' : 'D';
+}
+
+inline std::string AuthorSetPrefix(Step step, std::string_view campaign, std::string_view platform) {
+  std::string key(1, AuthorSetLetter(step));
+  key.append(campaign).push_back(kSep);
+  key.append(platform).push_back(kSep);
+  return key;
+}
+
+// An author identity's 64 bits in an author set: two distinct authors of one campaign and
+// platform share them with a chance of about n^2 / 2^65 for n authors (below one in ten million for
+// a million of them), the only way a count can be off (by one, low).
+inline uint64_t AuthorHash(std::string_view author) { return StableHash64(author); }
+
+// Appends the hashes of an author set value to `out` (a trailing partial word is ignored).
+inline void AppendAuthorSet(std::string_view value, std::vector<uint64_t>* out) {
+  for (size_t at = 0; at + 8 <= value.size(); at += 8) {
+    uint64_t h = 0;
+    for (int i = 0; i < 8; ++i) h |= static_cast<uint64_t>(static_cast<uint8_t>(value[at + i])) << (8 * i);
+    out->push_back(h);
+  }
+}
+
+// Writes hashes[0..n), sorted and distinct, as an author set value into `out` (replacing it).
+inline void EncodeAuthorSet(const uint64_t* hashes, size_t n, std::string* out) {
+  out->resize(n * 8);
+  char* p = out->data();
+  for (size_t j = 0; j < n; ++j) {
+    for (int i = 0; i < 8; ++i) *p++ = static_cast<char>((hashes[j] >> (8 * i)) & 0xff);
+  }
+}
+
+// Sorts `hashes` and drops repeats.
+inline void SortUniqueHashes(std::vector<uint64_t>* hashes) {
+  std::sort(hashes->begin(), hashes->end());
+  hashes->erase(std::unique(hashes->begin(), hashes->end()), hashes->end());
 }
 
 inline Error StorageError(const std::string& what, const rocksdb::Status& s) {

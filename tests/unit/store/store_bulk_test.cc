@@ -219,9 +219,8 @@ TEST(StoreBulkLoad, AuthorsPerBucketAreThePostsDistinctAuthors) {
   }
 }
 
-// A commit sorts its author entries as packed integers when their ranks fit 63 bits; posts dated
-// near the ends of time (a platform's bogus dates) make the bucket range too wide for that, and
-// the entries must come out in the same order the other way.
+// Posts dated near the ends of time (a platform's bogus dates) put author sets and index entries
+// at the extremes of the key order: a bulk commit must file them as a logged commit does.
 TEST(StoreBulkLoad, AuthorsOfPostsDatedAtTheEndsOfTimeAreFiledAsLoggedCommitsFileThem) {
   testing::TempDir dir;
   Batch batch = PostsBatch(0, 12'000, 0);

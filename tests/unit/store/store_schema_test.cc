@@ -1,7 +1,8 @@
 // Stores written by an earlier Chorus: schema 1 kept each post in `posts` and an empty "" index
-// entry; schema 2 keeps the post in its "" index entry. A schema 1 store must open, read and scan
-// as before, take new posts beside the old ones, and be marked 2 once written to. The schema 1
-// layout is written here with RocksDB directly, byte for byte as the earlier store wrote it.
+// entry; schema 2 keeps the post in its "" index entry; schema 3 keeps a bucket's authors as one set
+// instead of an entry per author. A schema 1 or 2 store must open, read and scan as before, take
+// new posts beside the old ones, and be marked 3 once written to. The earlier layouts are written
+// here with RocksDB directly, byte for byte as the earlier stores wrote them.
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
 
@@ -97,7 +98,7 @@ std::vector<std::string> Scan(const Store& s, PostScan scan, std::vector<int64_t
   return keys;
 }
 
-TEST(StoreSchema, ASchema1StoreIsReadScannedExtendedAndMarkedSchema2) {
+TEST(StoreSchema, ASchema1StoreIsReadScannedExtendedAndMarkedSchema3) {
   testing::TempDir dir;
   WriteSchema1Store(dir.path());
   {
@@ -129,7 +130,7 @@ TEST(StoreSchema, ASchema1StoreIsReadScannedExtendedAndMarkedSchema2) {
     EXPECT_EQ((*again)[1]->post.text, "text of new");
   }
   RawStore raw(dir.path(), /*read_only=*/true);
-  EXPECT_EQ(raw.Get("default", "schema_version"), "2");
+  EXPECT_EQ(raw.Get("default", "schema_version"), "3");
   // The updated post moved into its index entry; the untouched one stays where schema 1 put it.
   EXPECT_EQ(raw.Get("posts", "old-1").size(), 9u);  // a locator
   EXPECT_EQ(raw.Get("post_index", "\x1f" + BigEndian(TimeMs("2026-03-01T09:00:00Z")) + "old-1").empty(), false);
@@ -155,11 +156,12 @@ TEST(StoreSchema, AStoreFromANewerChorusIsRefusedByName) {
   testing::TempDir dir;
   {
     RawStore raw(dir.path());
-    ASSERT_TRUE(raw.db->Put(rocksdb::WriteOptions(), raw.Family("default"), "schema_version", "3").ok());
+    ASSERT_TRUE(raw.db->Put(rocksdb::WriteOptions(), raw.Family("default"), "schema_version", "4").ok());
   }
   auto store = Store::Open(dir.path());
   ASSERT_FALSE(store);
-  EXPECT_NE(store.error().message.find("schema version 3"), std::string::npos) << store.error().message;
+  EXPECT_NE(store.error().message.find("schema version 4"), std::string::npos) << store.error().message;
+  EXPECT_NE(store.error().message.find("understands 1 to 3"), std::string::npos) << store.error().message;
 }
 
 TEST(StoreSchema, APostIsStoredOnceInCreationOrderAndLocatedByKey) {
@@ -172,12 +174,71 @@ TEST(StoreSchema, APostIsStoredOnceInCreationOrderAndLocatedByKey) {
     ASSERT_TRUE((*store)->Commit(b));
   }
   RawStore raw(dir.path(), /*read_only=*/true);
-  EXPECT_EQ(raw.Get("default", "schema_version"), "2");
+  EXPECT_EQ(raw.Get("default", "schema_version"), "3");
   EXPECT_EQ(raw.Get("posts", "p"), "\x02" + BigEndian(TimeMs("2026-03-01T09:00:00Z")));
   auto in_index = DecodeStoredPost(raw.Get("post_index", "\x1f" + BigEndian(TimeMs("2026-03-01T09:00:00Z")) + "p"));
   ASSERT_TRUE(in_index);
   EXPECT_EQ(in_index->post.text, "text of p");
   EXPECT_EQ(raw.Get("post_index", "c\x1f" + BigEndian(TimeMs("2026-03-01T09:00:00Z")) + "p"), "");
+}
+
+// Schema 2's authors: an empty entry per (step, campaign, platform, bucket, author).
+void WriteSchema2Authors(const std::string& path, const std::vector<std::string>& authors, int64_t at_ms) {
+  RawStore raw(path);
+  ASSERT_TRUE(raw.db->Put(rocksdb::WriteOptions(), raw.Family("default"), "schema_version", "2").ok());
+  const int64_t at_s = at_ms / 1000;
+  for (const auto& [letter, step] : {std::pair{'m', Step::kMinute}, {'h', Step::kHour}, {'d', Step::kDay}}) {
+    for (const auto& a : authors) {
+      const std::string key = std::string(1, letter) + "c\x1fmastodon\x1f" + BigEndian(BucketStart(at_s, step)) + a;
+      ASSERT_TRUE(raw.db->Put(rocksdb::WriteOptions(), raw.Family("authors"), key, "").ok());
+    }
+  }
+}
+
+TEST(StoreSchema, ASchema2StoresAuthorsAreCountedWithTheNewSetsEachAuthorOnce) {
+  testing::TempDir dir, scratch;
+  const int64_t at = TimeMs("2026-03-01T09:00:20Z");
+  WriteSchema2Authors(dir.path(), {"old@social.example", "both@social.example"}, at);
+  const int64_t minute = BucketStart(at / 1000, Step::kMinute);
+  {
+    // Read as it is, without writing.
+    auto ro = Store::Open(dir.path(), {.read_only = true});
+    ASSERT_TRUE(ro) << ro.error().ToString();
+    auto authors = (*ro)->UniqueAuthorsSeries("c", "", minute, minute + 60, Step::kMinute);
+    ASSERT_TRUE(authors);
+    EXPECT_EQ(*authors, (std::vector<std::pair<int64_t, int64_t>>{{minute, 2}}));
+  }
+  {
+    auto store = Store::Open(dir.path());
+    ASSERT_TRUE(store) << store.error().ToString();
+    // The same minute, by an author schema 2 already holds there and by a new one.
+    Batch b;
+    StoredPost again = MakePost("p1", at + 5'000, {"c"});
+    again.post.author = "both@social.example";
+    StoredPost fresh = MakePost("p2", at + 6'000, {"c"});
+    fresh.post.author = "new@social.example";
+    b.posts = {again, fresh};
+    ASSERT_TRUE((*store)->Commit(b));
+    for (Step step : {Step::kMinute, Step::kHour, Step::kDay}) {
+      const int64_t bucket = BucketStart(at / 1000, step);
+      auto authors = (*store)->UniqueAuthorsSeries("c", "", bucket, bucket + StepSeconds(step), step);
+      ASSERT_TRUE(authors);
+      EXPECT_EQ(*authors, (std::vector<std::pair<int64_t, int64_t>>{{bucket, 3}})) << StepSeconds(step);
+      auto distinct = (*store)->CountDistinctAuthors("c", "mastodon", bucket, bucket + StepSeconds(step), step);
+      ASSERT_TRUE(distinct);
+      EXPECT_EQ(*distinct, 3);
+    }
+    auto secondary = Store::Open(dir.path(), {.secondary_path = scratch.path()});
+    ASSERT_TRUE(secondary) << secondary.error().ToString();
+    auto seen = (*secondary)->CountDistinctAuthorsSince("c", "", {minute, minute - 3600}, minute + 60, Step::kMinute);
+    ASSERT_TRUE(seen);
+    EXPECT_EQ(*seen, (std::vector<int64_t>{3, 3}));
+  }
+  RawStore raw(dir.path(), /*read_only=*/true);
+  EXPECT_EQ(raw.Get("default", "schema_version"), "3");
+  // The new authors went into the bucket's set, not into entries of their own; schema 2's stay.
+  EXPECT_EQ(raw.Get("authors", "mc\x1fmastodon\x1f" + BigEndian(minute) + "new@social.example"), "<NotFound: >");
+  EXPECT_EQ(raw.Get("authors", "mc\x1fmastodon\x1f" + BigEndian(minute) + "old@social.example"), "");
 }
 
 }  // namespace
