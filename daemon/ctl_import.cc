@@ -238,6 +238,9 @@ Result<ImportSummary> ImportArchives(const config::Config& config, const ImportO
   if (auto r = flush(); !r) return Fail(r.error());
   // Leaves SST files rather than a large write-ahead log that every later open would replay.
   if (auto r = store->Flush(); !r) return Fail(r.error());
+  // And leaves them compacted: the batches' `posts` files overlap and pile up in level 0, and closing
+  // now would cancel the compaction under way and hand it to chorusd's start.
+  store->SettleCompactions(std::chrono::minutes(10));
   sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return sum;
 }

@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <functional>
 #include <optional>
+#include <thread>
 #include <tuple>
 #include <unordered_map>
 
@@ -858,6 +859,23 @@ Result<void> Store::Flush() {
   const auto s = impl_->db->Flush(o, impl_->handles);
   if (!s.ok()) return Fail(StorageError("cannot flush the store", s));
   return {};
+}
+
+bool Store::SettleCompactions(std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    uint64_t running = 0;
+    bool busy = impl_->db->GetIntProperty(rocksdb::DB::Properties::kNumRunningCompactions, &running) &&
+                running > 0;
+    for (size_t i = 0; i < impl_->handles.size() && !busy; ++i) {
+      uint64_t pending = 0;
+      busy = impl_->db->GetIntProperty(impl_->handles[i], rocksdb::DB::Properties::kCompactionPending,
+                                       &pending) && pending > 0;
+    }
+    if (!busy) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
 }
 
 Result<void> Store::CatchUp() {

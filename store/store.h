@@ -37,6 +37,7 @@
 // is there or none of it. Thread-safe: RocksDB serializes writes; readers see committed batches.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -242,6 +243,10 @@ class Store {
   Result<void> CompactForRetention();
   // Writes every memtable to SST files, so the next open does not replay a large WAL (bulk writers).
   Result<void> Flush();
+  // Waits until RocksDB has no compaction running or due (a bulk writer's files piled up in level
+  // 0), at most `limit`; true when it settled. Closing the store instead would cancel the running
+  // compaction and leave the work to the next open.
+  bool SettleCompactions(std::chrono::milliseconds limit);
   // Secondary instances: catch up with what the primary has committed.
   Result<void> CatchUp();
   // Bytes on disk (SST files) plus memtables, as RocksDB estimates them.

@@ -2,7 +2,9 @@
 // files and ingests them; whatever the route, every read must see exactly what the daemon's
 // write-ahead-log commits of the same batches leave.
 #include <gtest/gtest.h>
+#include <rocksdb/db.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -269,6 +271,36 @@ TEST(StoreBulkLoad, ACommitWhoseFilesCannotBeWrittenFailsClearlyAndChangesNothin
   std::filesystem::remove(path + "/bulk-commit");
   ASSERT_TRUE(store->Commit(PostsBatch(10'000, 20'000, 0)));
   EXPECT_EQ(*store->CountPosts(), 20'000);
+}
+
+// Bulk batches' `posts` files overlap (keys are URIs): ingestion files the first six one level
+// each (6 to 1), then in level 0, whose fourth, the tenth batch's, makes a compaction due just
+// before the store closes. Closing would cancel it; a settled store has none running, none due,
+// and level 0 below the trigger, so the next open (chorusd's) has nothing left to compact.
+TEST(StoreBulkLoad, SettlingLeavesNoCompactionForTheNextOpen) {
+  testing::TempDir dir;
+  const std::string path = dir.path() + "/store";
+  {
+    auto store = Store::Open(path, BulkLoad());
+    ASSERT_TRUE(store) << store.error().ToString();
+    for (int64_t b = 0; b < 10; ++b) ASSERT_TRUE((*store)->Commit(PostsBatch(b * 10'000, (b + 1) * 10'000, 0)));
+    EXPECT_TRUE((*store)->SettleCompactions(std::chrono::seconds(60)));
+    EXPECT_EQ(*(*store)->CountPosts(), 100'000);
+  }
+  rocksdb::DB* raw = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  std::vector<std::string> names;
+  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), path, &names).ok());
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;
+  for (const auto& n : names) families.emplace_back(n, rocksdb::ColumnFamilyOptions());
+  ASSERT_TRUE(rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), path, families, &handles, &raw).ok());
+  std::unique_ptr<rocksdb::DB> db(raw);
+  for (size_t i = 0; i < names.size(); ++i) {
+    std::string level0;
+    ASSERT_TRUE(db->GetProperty(handles[i], "rocksdb.num-files-at-level0", &level0));
+    EXPECT_LT(std::stoi(level0), rocksdb::ColumnFamilyOptions().level0_file_num_compaction_trigger) << names[i];
+  }
+  for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
 }
 
 }  // namespace
