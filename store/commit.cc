@@ -230,10 +230,12 @@ void Emit(const Store::Impl& db, const Batch& batch, Sink& sink) {
   const std::vector<std::string_view> post_keys = Packed(
       n, [&](size_t i) -> std::string_view { return batch.posts[i].post.key; }, key_bytes);
   const std::vector<uint32_t> by_key = SortedOrder(post_keys);
+  std::string key, value;  // reused for every key and value built below
   for (size_t i = 0; i < n; ++i) {
     const std::string_view k = post_keys[by_key[i]];
     if (i + 1 < n && post_keys[by_key[i + 1]] == k) continue;  // a later copy wins
-    sink.Put(db.posts, k, PostLocator(batch.posts[by_key[i]].post.created_at_ms));
+    PostLocatorTo(batch.posts[by_key[i]].post.created_at_ms, &value);
+    sink.Put(db.posts, k, value);
   }
 
   // Index keys are sorted as numbers and ranks, not as strings (the comparisons were most of a
@@ -290,7 +292,6 @@ void Emit(const Store::Impl& db, const Batch& batch, Sink& sink) {
     return post_keys[a.post] < post_keys[b.post];
   };
   std::stable_sort(entries.begin(), entries.end(), by_position);
-  std::string key, value;
   for (size_t i = 0; i < entries.size(); ++i) {
     const Entry& e = entries[i];
     if (i + 1 < entries.size() && !by_position(e, entries[i + 1])) continue;  // a later copy wins

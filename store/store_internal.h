@@ -67,10 +67,10 @@ inline std::string IndexKey(std::string_view campaign, int64_t created_ms, std::
 // `posts` and nothing in the index; their entries stay readable (a post is moved on its next update).
 inline constexpr char kLocatorFormat = '\x02';
 
-inline std::string PostLocator(int64_t created_ms) {
-  std::string v(1, kLocatorFormat);
-  PutOrderedInt64(&v, created_ms);
-  return v;
+// Written into `out` (replacing its contents): a bulk commit writes one per post.
+inline void PostLocatorTo(int64_t created_ms, std::string* out) {
+  out->assign(1, kLocatorFormat);
+  PutOrderedInt64(out, created_ms);
 }
 
 inline std::optional<int64_t> ParsePostLocator(std::string_view v) {
