@@ -640,8 +640,8 @@ int OwedAfterTag(std::string_view name, int owed_newlines) {
 
 }  // namespace
 
-Result<std::vector<Post>> ParseMastodonStatuses(std::string_view body, std::string_view home_domain,
-                                                size_t readable) {
+Result<size_t> AppendMastodonStatuses(std::string_view body, std::string_view home_domain,
+                                      size_t readable, std::vector<Post>* out) {
   // On-Demand validates only what it reads; checking the encoding up front means no post text,
   // and no skipped field, can carry invalid UTF-8 into the store.
   if (!simdjson::validate_utf8(body)) {
@@ -655,26 +655,33 @@ Result<std::vector<Post>> ParseMastodonStatuses(std::string_view body, std::stri
     return Fail(Error::Parse(std::string("mastodon statuses: expected a JSON array: ") +
                              simdjson::error_message(ec)));
   }
+  const size_t before = out->size();
+  auto fail = [&](Error e) -> Result<size_t> {
+    out->resize(before);
+    return Fail(std::move(e));
+  };
+  size_t index = 0;
+  for (auto element : arr) {
+    const Context ctx(index, home_domain);
+    od::object obj;
+    if (auto ec = element.get_object().get(obj)) return fail(ctx.ObjectError(FieldPath(), ec));
+    if (auto err = ReadStatus(obj, ctx, FieldPath(), out->emplace_back())) return fail(std::move(*err));
+    ++index;
+  }
+  // Every element was walked to its end, so a body cut short has failed by now; this catches
+  // content after the closing bracket.
+  if (!AtDocumentEnd(*doc)) return fail(Error::Parse("mastodon statuses: content after the end of the array"));
+  return out->size() - before;
+}
+
+Result<std::vector<Post>> ParseMastodonStatuses(std::string_view body, std::string_view home_domain,
+                                                size_t readable) {
   // A status is rarely under 1 KB of JSON, so this is about one allocation for a whole page
   // without counting the elements first (an extra pass).
   constexpr size_t kTypicalStatusBytes = 1024;
   std::vector<Post> posts;
   posts.reserve(body.size() / kTypicalStatusBytes + 1);
-  size_t index = 0;
-  for (auto element : arr) {
-    const Context ctx(index, home_domain);
-    od::object obj;
-    if (auto ec = element.get_object().get(obj)) return Fail(ctx.ObjectError(FieldPath(), ec));
-    if (auto err = ReadStatus(obj, ctx, FieldPath(), posts.emplace_back())) {
-      return Fail(std::move(*err));
-    }
-    ++index;
-  }
-  // Every element was walked to its end, so a body cut short has failed by now; this catches
-  // content after the closing bracket.
-  if (!AtDocumentEnd(*doc)) {
-    return Fail(Error::Parse("mastodon statuses: content after the end of the array"));
-  }
+  if (auto n = AppendMastodonStatuses(body, home_domain, readable, &posts); !n) return Fail(n.error());
   return posts;
 }
 

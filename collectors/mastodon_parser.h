@@ -38,6 +38,10 @@ namespace chorus::collectors {
 inline constexpr size_t kParsePadding = 64;  // simdjson::SIMDJSON_PADDING, checked in the .cc
 Result<std::vector<Post>> ParseMastodonStatuses(std::string_view body, std::string_view home_domain,
                                                 size_t readable = 0);
+// The same, appending the page's posts to `out` (a bulk import's pending batch, so no post is
+// moved again); returns how many. On error `out` is left as it was.
+Result<size_t> AppendMastodonStatuses(std::string_view body, std::string_view home_domain,
+                                      size_t readable, std::vector<Post>* out);
 
 // Parses a single Status object (GET /api/v1/statuses/:id).
 Result<Post> ParseMastodonStatus(std::string_view body, std::string_view home_domain);

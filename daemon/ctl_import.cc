@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <span>
 #include <utility>
 
 #include "analytics/matcher.h"
@@ -56,14 +57,14 @@ int64_t SystemNowMs() {
 
 // The home domain of a Mastodon page parsed without one: the host of the `uri` of a status whose
 // author was written without a domain (a local account: its statuses live on the home server).
-std::string PageHomeDomain(const std::vector<Post>& posts) {
+std::string PageHomeDomain(std::span<const Post> posts) {
   for (const Post& p : posts) {
     if (!p.author.empty() && p.author.find('@') == std::string::npos) return collectors::HostOf(p.key);
   }
   return "";
 }
 
-void QualifyLocalAccounts(std::vector<Post>& posts, const std::string& domain) {
+void QualifyLocalAccounts(std::span<Post> posts, const std::string& domain) {
   if (domain.empty()) return;
   const std::string suffix = "@" + AsciiLower(domain);
   auto qualify = [&](std::string& acct) {
@@ -91,14 +92,30 @@ class LineParser {
   LineParser(Platform platform, std::string home_domain)
       : platform_(platform), home_domain_(std::move(home_domain)) {}
 
+  // Appends the posts of one line to `out` and returns how many; on error `out` is as it was.
   // `readable`: the bytes at line.data() that may be read (see ParseMastodonStatuses).
-  Result<std::vector<Post>> Parse(std::string_view line, size_t readable) const {
-    switch (platform_) {
-      case Platform::kMastodon: {
-        auto posts = collectors::ParseMastodonStatuses(line, home_domain_, readable);
-        if (posts && home_domain_.empty()) QualifyLocalAccounts(*posts, PageHomeDomain(*posts));
-        return posts;
+  Result<size_t> Append(std::string_view line, size_t readable, std::vector<Post>& out) const {
+    if (platform_ == Platform::kMastodon) {
+      const size_t before = out.size();
+      auto n = collectors::AppendMastodonStatuses(line, home_domain_, readable, &out);
+      if (n && home_domain_.empty()) {
+        const std::span<Post> page(out.data() + before, *n);
+        QualifyLocalAccounts(page, PageHomeDomain(page));
       }
+      return n;
+    }
+    auto posts = Parse(line);
+    if (!posts) return Fail(posts.error());
+    std::move(posts->begin(), posts->end(), std::back_inserter(out));
+    return posts->size();
+  }
+
+ private:
+  // The posts of a line of any platform but Mastodon's, whose pages Append parses in place.
+  Result<std::vector<Post>> Parse(std::string_view line) const {
+    switch (platform_) {
+      case Platform::kMastodon:
+        break;
       case Platform::kBluesky: {
         auto page = collectors::ParseBlueskyPosts(line);
         if (!page) return Fail(page.error());
@@ -121,7 +138,6 @@ class LineParser {
     return Fail(Error::Internal("unknown platform"));
   }
 
- private:
   Platform platform_;
   std::string home_domain_;
 };
@@ -217,17 +233,16 @@ Result<ImportSummary> ImportArchives(const config::Config& config, const ImportO
       // Room for the parser's padding after the line, so it parses the line where it is; the
       // buffer is reused, so this grows it only for the longest lines.
       line.reserve(line.size() + collectors::kParsePadding);
-      auto posts = parser.Parse(line, line.capacity());
-      if (!posts) {
+      auto appended = parser.Append(line, line.capacity(), pending);
+      if (!appended) {
         ++sum.lines_skipped;
         if (reporter.skipped) {
-          reporter.skipped(file + ":" + std::to_string(line_no) + ": " + posts.error().message);
+          reporter.skipped(file + ":" + std::to_string(line_no) + ": " + appended.error().message);
         }
         continue;
       }
       ++sum.pages_ok;
-      sum.posts_seen += static_cast<int64_t>(posts->size());
-      std::move(posts->begin(), posts->end(), std::back_inserter(pending));
+      sum.posts_seen += static_cast<int64_t>(*appended);
       if (pending.size() >= batch_posts) {
         if (auto r = flush(); !r) return Fail(r.error());
       }

@@ -200,6 +200,32 @@ TEST(MastodonParserTest, ParserReuseDoesNotCorruptEarlierResults) {
   EXPECT_EQ(page1[0].author, "mastodonpy_test_2@localhost:3000");
 }
 
+// The import appends each line's posts to its pending batch; a page that fails leaves the batch as
+// it was, not with the statuses read before the bad one.
+TEST(MastodonParserTest, AppendingAddsAPageBehindEarlierPostsAndAFailedPageAddsNothing) {
+  const std::string page1 = ReadFixture("mastodon/timeline_tag_limit10_page1.json");
+  const std::string page2 = ReadFixture("mastodon/timeline_tag_limit10_page2.json");
+  std::vector<Post> pending;
+  auto n = AppendMastodonStatuses(page1, kFixtureHome, 0, &pending);
+  ASSERT_TRUE(n) << n.error().ToString();
+  EXPECT_EQ(*n, 10u);
+  n = AppendMastodonStatuses(page2, kFixtureHome, 0, &pending);
+  ASSERT_TRUE(n) << n.error().ToString();
+  EXPECT_EQ(*n, 10u);
+  ASSERT_EQ(pending.size(), 20u);
+  const auto separately = MustParse(page2);
+  EXPECT_EQ(pending[10].key, separately[0].key);
+  EXPECT_EQ(pending[19].text, separately[9].text);
+  EXPECT_EQ(pending[0].text, "Toot number 29! #" + std::string(kTag));
+  // Cut short halfway: the statuses before the cut are read, then dropped with the page.
+  const std::string broken = page1.substr(0, page1.size() / 2);
+  n = AppendMastodonStatuses(broken, kFixtureHome, 0, &pending);
+  ASSERT_FALSE(n);
+  EXPECT_EQ(n.error().code, ErrorCode::kParse);
+  EXPECT_EQ(pending.size(), 20u);
+  EXPECT_EQ(pending[19].text, separately[9].text);
+}
+
 TEST(MastodonParserTest, ThreadsParseConcurrently) {
   const std::string body = ReadFixture("mastodon/timeline_tag_limit10_page1.json");
   std::vector<std::thread> threads;
