@@ -64,6 +64,9 @@ class Deltas {
                                       {"repost", "engagement_repost"},
                                       {"reply", "engagement_reply"},
                                       {"quote", "engagement_quote"}};
+    // Up to seven series a campaign cell, one a term cell: room for them all at once, rather than
+    // rehashing a bulk batch's hundred thousand keys as the table grows.
+    batch.series_deltas.reserve(batch.series_deltas.size() + 7 * cells_.size());
     for (const auto& [at, cell] : cells_) {
       const std::string_view campaign = names_[at.campaign];
       const std::string_view platform = PlatformName(at.platform);
