@@ -214,6 +214,34 @@ std::vector<std::string_view> Packed(size_t n, Get get, std::string& bytes) {
   return views;
 }
 
+// Orders `items` by `less`, stably, where `group(item)` (below `groups`) is the order's first key:
+// one counting pass puts the groups in order, then each group's run is sorted only if it is not
+// in order already once its strictly descending stretches are reversed (which keeps the sort
+// stable: no two items of such a stretch are equal). Archived pages are in time order, or in
+// reverse time order (a timeline read backwards), or both (pages in time order, each newest
+// first), so a bulk commit usually finds its entries in order rather than sorting them.
+template <typename T, typename Group, typename Less>
+void SortByGroupThen(std::vector<T>& items, size_t groups, const Group& group, const Less& less) {
+  std::vector<size_t> start(groups + 1, 0);
+  for (const T& item : items) ++start[group(item) + 1];
+  for (size_t g = 0; g < groups; ++g) start[g + 1] += start[g];
+  std::vector<T> ordered(items.size());
+  std::vector<size_t> next(start.begin(), start.end() - 1);
+  for (const T& item : items) ordered[next[group(item)]++] = item;
+  for (size_t g = 0; g < groups; ++g) {
+    const auto first = ordered.begin() + static_cast<ptrdiff_t>(start[g]);
+    const auto last = ordered.begin() + static_cast<ptrdiff_t>(start[g + 1]);
+    for (auto run = first; run != last;) {
+      auto end = run + 1;
+      while (end != last && less(*end, *(end - 1))) ++end;
+      std::reverse(run, end);
+      run = end;
+    }
+    if (!std::is_sorted(first, last, less)) std::stable_sort(first, last, less);
+  }
+  items.swap(ordered);
+}
+
 // Everything `batch` writes, family by family, each family's keys in ascending order: RocksDB
 // inserts each next to the previous one (the skiplist's sequential splice, and per-prefix insert
 // hints) instead of searching the memtable from the top, an SST file needs them so, and each
@@ -291,7 +319,7 @@ void Emit(const Store::Impl& db, const Batch& batch, Sink& sink) {
     if (a.created_ms != b.created_ms) return a.created_ms < b.created_ms;
     return post_keys[a.post] < post_keys[b.post];
   };
-  std::stable_sort(entries.begin(), entries.end(), by_position);
+  SortByGroupThen(entries, campaigns.size() + 1, [](const Entry& e) { return e.rank; }, by_position);
   for (size_t i = 0; i < entries.size(); ++i) {
     const Entry& e = entries[i];
     if (i + 1 < entries.size() && !by_position(e, entries[i + 1])) continue;  // a later copy wins
@@ -304,7 +332,18 @@ void Emit(const Store::Impl& db, const Batch& batch, Sink& sink) {
       sink.Put(db.post_index, key, rocksdb::Slice());
     }
   }
-  std::sort(author_minutes.begin(), author_minutes.end());
+  SortByGroupThen(author_minutes, groups.size(), [](const AuthorMinute& a) { return a.group; },
+                  [](const AuthorMinute& a, const AuthorMinute& b) { return a.minute < b.minute; });
+  // Then each minute's authors (a few) by hash.
+  for (size_t j = 0; j < author_minutes.size();) {
+    size_t end = j + 1;
+    while (end < author_minutes.size() && author_minutes[end].group == author_minutes[j].group &&
+           author_minutes[end].minute == author_minutes[j].minute) {
+      ++end;
+    }
+    if (end - j > 1) std::sort(author_minutes.begin() + static_cast<ptrdiff_t>(j), author_minutes.begin() + static_cast<ptrdiff_t>(end));
+    j = end;
+  }
   author_minutes.erase(std::unique(author_minutes.begin(), author_minutes.end()), author_minutes.end());
   std::vector<size_t> group_begin(groups.size() + 1, 0);  // group g: [begin[g], begin[g + 1])
   for (const AuthorMinute& a : author_minutes) ++group_begin[a.group + 1];

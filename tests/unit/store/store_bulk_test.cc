@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -193,6 +194,24 @@ TEST(StoreBulkLoad, LargeCommitsAsTableFilesReadExactlyAsLoggedCommits) {
   const size_t line = texts[0].rfind('\n', pos) == std::string::npos ? 0 : texts[0].rfind('\n', pos) + 1;
   EXPECT_EQ(texts[0].size(), texts[1].size());
   EXPECT_EQ(texts[0].substr(line, 300), texts[1].substr(line, 300)) << "first difference at byte " << pos;
+}
+
+// Archived pages come newest first, in time order or backwards: whatever the order of a batch's
+// posts, the store holds the same.
+TEST(StoreBulkLoad, ABatchInPageOrderStoresWhatTheSameBatchInTimeOrderDoes) {
+  testing::TempDir dir;
+  const Batch ascending = PostsBatch(0, 12'000, 0);
+  Batch pages = ascending;       // pages of 40 in time order, each newest first
+  Batch backwards = ascending;   // a timeline read from the newest post back
+  for (size_t at = 0; at < pages.posts.size(); at += 40) {
+    std::reverse(pages.posts.begin() + static_cast<ptrdiff_t>(at),
+                 pages.posts.begin() + static_cast<ptrdiff_t>(std::min(at + 40, pages.posts.size())));
+  }
+  std::reverse(backwards.posts.begin(), backwards.posts.end());
+  const std::string want = CommittedAndReread(dir.path() + "/ascending", BulkLoad(), {ascending});
+  ASSERT_GT(want.size(), 100'000u);
+  EXPECT_EQ(CommittedAndReread(dir.path() + "/pages", BulkLoad(), {pages}), want);
+  EXPECT_EQ(CommittedAndReread(dir.path() + "/backwards", BulkLoad(), {backwards}), want);
 }
 
 // Who posted in each bucket, counted from the posts themselves rather than from another store.
