@@ -195,6 +195,18 @@ DistinctPosts MergeRepeats(const std::vector<Post>& page) {
   return out;
 }
 
+// The indices of `rank` (distinct values below `slots`) in the order of their values.
+std::vector<uint32_t> OrderOfRanks(const std::vector<uint32_t>& rank, size_t slots) {
+  std::vector<int32_t> at(slots, -1);
+  for (size_t j = 0; j < rank.size(); ++j) at[rank[j]] = static_cast<int32_t>(j);
+  std::vector<uint32_t> order;
+  order.reserve(rank.size());
+  for (const int32_t j : at) {
+    if (j >= 0) order.push_back(static_cast<uint32_t>(j));
+  }
+  return order;
+}
+
 Engagement PositiveDelta(const Engagement& before, const Engagement& after) {
   auto pos = [](int64_t b, int64_t a) { return a > b ? a - b : 0; };
   return {pos(before.likes, after.likes), pos(before.reposts, after.reposts),
@@ -309,6 +321,8 @@ Result<PageOutcome> Ingester::Apply(const std::vector<Post>& posts,
 
   store::Batch batch;
   batch.posts.reserve(unique.size());
+  std::vector<uint32_t> key_rank;  // of batch.posts[j]: its index in distinct.keys (byte order)
+  key_rank.reserve(unique.size());
   Deltas d;
   // Earliest creation time wins: backfilled pages may bring older mentions after newer ones.
   auto mark = [&](const char* name, const std::string& pm, const std::string& campaign, int64_t ms) {
@@ -364,6 +378,7 @@ Result<PageOutcome> Ingester::Apply(const std::vector<Post>& posts,
       updated.last_seen_ms = now_ms;
       d.AddEngagement(known->campaigns, post.platform, known->post.created_at_ms, delta);
       batch.posts.push_back(std::move(updated));
+      key_rank.push_back(distinct.key_of[i]);
       ++out.updated_posts;
       continue;
     }
@@ -439,8 +454,11 @@ Result<PageOutcome> Ingester::Apply(const std::vector<Post>& posts,
       sp.policymakers = std::move(m.mentioned_policymakers);
     }
     batch.posts.push_back(std::move(sp));
+    key_rank.push_back(distinct.key_of[i]);
     ++out.new_posts;
   }
+  // The store would sort the posts by key again; MergeRepeats has.
+  batch.posts_by_key = OrderOfRanks(key_rank, distinct.keys.size());
   d.AddToBatch(batch);
   for (const auto& [k, v] : cursors) batch.cursors[k] = v;
   if (!batch.empty()) {

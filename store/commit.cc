@@ -257,7 +257,9 @@ void Emit(const Store::Impl& db, const Batch& batch, Sink& sink) {
   std::string key_bytes;
   const std::vector<std::string_view> post_keys = Packed(
       n, [&](size_t i) -> std::string_view { return batch.posts[i].post.key; }, key_bytes);
-  const std::vector<uint32_t> by_key = SortedOrder(post_keys);
+  std::vector<uint32_t> sorted;
+  if (batch.posts_by_key.size() != n) sorted = SortedOrder(post_keys);
+  const std::vector<uint32_t>& by_key = batch.posts_by_key.size() == n ? batch.posts_by_key : sorted;
   std::string key, value;  // reused for every key and value built below
   for (size_t i = 0; i < n; ++i) {
     const std::string_view k = post_keys[by_key[i]];

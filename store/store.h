@@ -113,6 +113,9 @@ struct Gap {
 // Everything one page changes, applied atomically.
 struct Batch {
   std::vector<StoredPost> posts;                 // upserts
+  // Optional: the indices of `posts` in the byte order of their keys, each once, from a caller
+  // that has sorted them already (the ingester finds repeats that way); empty, Commit sorts them.
+  std::vector<uint32_t> posts_by_key;
   std::map<std::string, int64_t> counter_deltas; // encoded CounterKey -> delta (> 0)
   // SeriesKey of the minute bucket -> delta. Hashed, not sorted: a bulk import's batch touches
   // hundreds of thousands of buckets, and Commit orders them once (by series and time).

@@ -178,6 +178,34 @@ TEST_F(IngesterTest, CursorCommitsWithThePage) {
   EXPECT_EQ(*store_->GetCursor(ck), "43");
 }
 
+// A bulk import's batch, with repeats, unrelated posts and known posts among new ones, in no order
+// of their keys: the ingester hands the store its key order, and the bulk commit writes its files
+// in that order (a wrong one is refused as out of order), storing every relevant post once.
+TEST(IngesterBulk, ALargePageOutOfKeyOrderIsStoredWholeInABulkLoadStore) {
+  testing::TempDir dir;
+  store::OpenOptions bulk;
+  bulk.bulk_load = true;
+  auto store = store::Store::Open(dir.path(), bulk);
+  ASSERT_TRUE(store) << store.error().ToString();
+  Ingester ingester(**store, std::make_shared<analytics::Matcher>(TestConfig()));
+  auto key = [](int i) { return "https://a.example/statuses/" + std::to_string((i * 7919) % 30'000); };
+  ASSERT_TRUE(ingester.ApplyPage({MakePost(key(3), {"fundourschools"}, {1, 0, 0, 0})}, {}, 1));
+  std::vector<Post> page;
+  for (int i = 0; i < 30'000; ++i) page.push_back(MakePost(key(i), {i % 5 == 0 ? "unrelated" : "fundourschools"}));
+  page.push_back(MakePost(key(11), {"fundourschools"}));          // a repeat
+  page.push_back(MakePost(key(3), {"fundourschools"}, {5, 0, 0, 0}));  // known, with more likes
+  auto r = ingester.ApplyPage(std::move(page), {}, 2);
+  ASSERT_TRUE(r) << r.error().ToString();
+  EXPECT_EQ(r->new_posts, 30'000 - 30'000 / 5 - 1);
+  EXPECT_EQ(r->updated_posts, 1);
+  EXPECT_EQ(*(*store)->CountPosts(), 30'000 - 30'000 / 5);
+  auto known = (*store)->GetPosts({key(3), key(11), key(5)});
+  ASSERT_TRUE(known);
+  ASSERT_TRUE((*known)[0] && (*known)[1]);
+  EXPECT_EQ((*known)[0]->post.engagement.likes, 5);
+  EXPECT_FALSE((*known)[2]);  // unrelated
+}
+
 }  // namespace
 }  // namespace chorus::ingest
 
