@@ -303,13 +303,14 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const OpenOp
   impl->bulk_load = options.bulk_load && writable;
   if (impl->bulk_load) {
     impl->db_options = db_options;
-    // Bulk files get 16 KB blocks rather than 4 KB: written once, then read in ranges (exports,
-    // series) or compacted, a quarter as many blocks to compress, index and checksum made an
-    // import 4% cheaper.
+    // Bulk files get 32 KB blocks rather than 4 KB: written once, then read in ranges (exports,
+    // series) or compacted. An eighth as many blocks to compress, index and checksum (each LZ4
+    // block also clears a 16 KB stream state and its output buffer first): 16 KB made an import
+    // 4% cheaper, 32 KB 1.4% fewer instructions again, and a 5% smaller store.
     for (const auto& cf : cfs) {
       rocksdb::BlockBasedTableOptions bulk_table =
           *cf.options.table_factory->GetOptions<rocksdb::BlockBasedTableOptions>();
-      bulk_table.block_size = 16 * 1024;
+      bulk_table.block_size = 32 * 1024;
       rocksdb::ColumnFamilyOptions o = cf.options;
       o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(bulk_table));
       impl->cf_options.push_back(std::move(o));
