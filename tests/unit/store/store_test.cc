@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "core/counter_key.h"
+#include "core/record_codec.h"
 #include "tests/testlib/test_util.h"
 
 namespace chorus::store {
@@ -37,6 +38,49 @@ TEST(PostCodec, RoundTripsEveryField) {
   EXPECT_EQ(decoded->post.text, sp.post.text);
   EXPECT_EQ(decoded->post.engagement, sp.post.engagement);
   EXPECT_EQ(decoded->terms, sp.terms);
+}
+
+// The record's bytes are the store's format: written field by field with the record codec, in this
+// order, as every earlier Chorus wrote them (and every one reads them). Long strings, negative
+// numbers and empty lists included, so each varint width is seen.
+TEST(PostCodec, WritesTheRecordFormatByteForByte) {
+  StoredPost sp = SamplePost("https://social.example.org/users/alice/statuses/1");
+  sp.post.text = std::string(300, 'x');
+  sp.post.created_at_ms = -62135596800000;  // a bogus date far before 1970
+  sp.post.engagement = {1 << 20, 0, 127, 128};
+  sp.post.in_reply_to_key = "https://social.example.org/users/bob/statuses/0";
+  sp.policymakers.clear();
+  const Post& p = sp.post;
+  std::string want;
+  want.push_back('\x01');  // format
+  want.push_back(static_cast<char>(p.platform));
+  codec::PutString(&want, p.key);
+  codec::PutString(&want, p.local_id);
+  codec::PutString(&want, p.url);
+  codec::PutInt(&want, p.created_at_ms);
+  codec::PutString(&want, p.author);
+  codec::PutInt(&want, p.author_followers);
+  codec::PutString(&want, p.text);
+  codec::PutList(&want, p.hashtags);
+  codec::PutList(&want, p.mentions);
+  codec::PutString(&want, p.in_reply_to_local_id);
+  codec::PutString(&want, p.in_reply_to_author);
+  codec::PutString(&want, p.in_reply_to_key);
+  codec::PutString(&want, p.quote_of);
+  for (int64_t v : {p.engagement.likes, p.engagement.reposts, p.engagement.replies, p.engagement.quotes,
+                    sp.first_seen_ms, sp.last_seen_ms}) {
+    codec::PutInt(&want, v);
+  }
+  codec::PutList(&want, sp.campaigns);
+  codec::PutList(&want, sp.terms);
+  codec::PutList(&want, sp.policymakers);
+  EXPECT_EQ(EncodeStoredPost(sp), want);
+  std::string reused = "left over from a longer record, longer than this one by far, " + std::string(500, 'y');
+  EncodeStoredPostTo(sp, &reused);
+  EXPECT_EQ(reused, want);
+  auto decoded = DecodeStoredPost(want);
+  ASSERT_TRUE(decoded) << decoded.error().ToString();
+  EXPECT_EQ(decoded->post.created_at_ms, p.created_at_ms);
 }
 
 TEST(PostCodec, RejectsTruncatedAndForeignBytes) {
