@@ -18,6 +18,7 @@
 #include "collectors/mastodon_parser.h"
 #include "collectors/reddit_parser.h"
 #include "collectors/x_parser.h"
+#include "daemon/archive_lines.h"
 #include "daemon/ctl_args.h"
 #include "daemon/ctl_progress.h"
 #include "ingest/ingester.h"
@@ -211,29 +212,23 @@ Result<ImportSummary> ImportArchives(const config::Config& config, const ImportO
     return {};
   };
 
-  // One reused line buffer and a large stream buffer: X and Reddit pages can be megabytes.
-  std::string line;
-  std::vector<char> stream_buffer(1 << 20);
   for (const auto& file : options.files) {
-    std::ifstream in;
-    in.rdbuf()->pubsetbuf(stream_buffer.data(), static_cast<std::streamsize>(stream_buffer.size()));
-    in.open(file, std::ios::binary);
-    if (!in) return Fail(Error::NotFound("cannot read " + file));
+    auto lines = ArchiveLines::Open(file, collectors::kParsePadding);
+    if (!lines) return Fail(lines.error());
     ++sum.files;
     int64_t line_no = 0;
-    while (std::getline(in, line)) {
+    std::string_view line;
+    size_t readable = 0;
+    while ((*lines)->Next(&line, &readable)) {
       ++line_no;
       ++sum.lines;
       sum.bytes += static_cast<int64_t>(line.size()) + 1;
-      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
       if (IsBlank(line)) {
         ++sum.blank_lines;
         continue;
       }
-      // Room for the parser's padding after the line, so it parses the line where it is; the
-      // buffer is reused, so this grows it only for the longest lines.
-      line.reserve(line.size() + collectors::kParsePadding);
-      auto appended = parser.Append(line, line.capacity(), pending);
+      auto appended = parser.Append(line, readable, pending);
       if (!appended) {
         ++sum.lines_skipped;
         if (reporter.skipped) {
@@ -248,7 +243,9 @@ Result<ImportSummary> ImportArchives(const config::Config& config, const ImportO
       }
       if (reporter.progress) reporter.progress(std::min(sum.bytes, total_bytes), total_bytes, sum.posts_seen);
     }
-    if (in.bad()) return Fail(Error::Storage("cannot read " + file + " at line " + std::to_string(line_no + 1)));
+    if ((*lines)->failed()) {
+      return Fail(Error::Storage("cannot read " + file + " at line " + std::to_string(line_no + 1)));
+    }
   }
   if (auto r = flush(); !r) return Fail(r.error());
   // Leaves SST files rather than a large write-ahead log that every later open would replay.
