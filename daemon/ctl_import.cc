@@ -1,9 +1,10 @@
 #include "daemon/ctl_import.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <iterator>
 #include <memory>
@@ -96,47 +97,40 @@ class LineParser {
   // Appends the posts of one line to `out` and returns how many; on error `out` is as it was.
   // `readable`: the bytes at line.data() that may be read (see ParseMastodonStatuses).
   Result<size_t> Append(std::string_view line, size_t readable, std::vector<Post>& out) const {
-    if (platform_ == Platform::kMastodon) {
-      const size_t before = out.size();
-      auto n = collectors::AppendMastodonStatuses(line, home_domain_, readable, &out);
-      if (n && home_domain_.empty()) {
-        const std::span<Post> page(out.data() + before, *n);
-        QualifyLocalAccounts(page, PageHomeDomain(page));
-      }
-      return n;
-    }
-    auto posts = Parse(line);
-    if (!posts) return Fail(posts.error());
-    std::move(posts->begin(), posts->end(), std::back_inserter(out));
-    return posts->size();
-  }
-
- private:
-  // The posts of a line of any platform but Mastodon's, whose pages Append parses in place.
-  Result<std::vector<Post>> Parse(std::string_view line) const {
     switch (platform_) {
-      case Platform::kMastodon:
-        break;
+      case Platform::kMastodon: {  // parsed in place, straight into `out`
+        const size_t before = out.size();
+        auto n = collectors::AppendMastodonStatuses(line, home_domain_, readable, &out);
+        if (n && home_domain_.empty()) {
+          const std::span<Post> page(out.data() + before, *n);
+          QualifyLocalAccounts(page, PageHomeDomain(page));
+        }
+        return n;
+      }
       case Platform::kBluesky: {
         auto page = collectors::ParseBlueskyPosts(line);
         if (!page) return Fail(page.error());
-        std::vector<Post> posts;
-        posts.reserve(page->posts.size());
-        for (auto& bp : page->posts) posts.push_back(std::move(bp.post));
-        return posts;
+        for (auto& bp : page->posts) out.push_back(std::move(bp.post));
+        return page->posts.size();
       }
       case Platform::kX: {
         auto page = collectors::ParseXPostsPage(line);
         if (!page) return Fail(page.error());
-        return std::move(page->posts);
+        return MoveInto(page->posts, out);
       }
       case Platform::kReddit: {
         auto listing = collectors::ParseRedditListing(line);
         if (!listing) return Fail(listing.error());
-        return std::move(listing->posts);
+        return MoveInto(listing->posts, out);
       }
     }
     return Fail(Error::Internal("unknown platform"));
+  }
+
+ private:
+  static size_t MoveInto(std::vector<Post>& posts, std::vector<Post>& out) {
+    std::move(posts.begin(), posts.end(), std::back_inserter(out));
+    return posts.size();
   }
 
   Platform platform_;
@@ -161,8 +155,11 @@ Result<ImportSummary> ImportArchives(const config::Config& config, const ImportO
     const auto status = std::filesystem::status(f, ec);
     if (ec || !std::filesystem::exists(status)) return Fail(Error::NotFound("cannot read " + f + ": no such file"));
     if (std::filesystem::is_directory(status)) return Fail(Error::InvalidArgument("cannot read " + f + ": is a directory"));
-    std::ifstream probe(f, std::ios::binary);
-    if (!probe) return Fail(Error::NotFound("cannot read " + f + ": permission denied or unreadable"));
+    // Checked without opening it: opening a named pipe would wait for its writer and then, closed
+    // again, lose what it wrote.
+    if (::access(f.c_str(), R_OK) != 0) {
+      return Fail(Error::NotFound("cannot read " + f + ": permission denied or unreadable"));
+    }
     const auto size = std::filesystem::file_size(f, ec);
     if (!ec) total_bytes += static_cast<int64_t>(size);
   }

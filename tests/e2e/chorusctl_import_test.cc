@@ -2,14 +2,18 @@
 // platform pages, one response body a line, with duplicates, a malformed and a truncated line,
 // twarc2 JSONL for X; what ends up in the store is read back through `chorusctl export` and
 // through a chorusd started on the same store.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <regex>
 #include <sstream>
+#include <thread>
 
 #include "tests/testlib/process.h"
 #include "tests/testlib/test_util.h"
@@ -304,6 +308,29 @@ TEST_F(ChorusctlImport, ShortKeysRepeatedWithinABatchAreStoredOnce) {
   const RunResult again = Import("reddit", {file});
   EXPECT_NE(again.output.find("posts: 18 seen, 0 new"), std::string::npos) << again.output;
   EXPECT_EQ(ExportPosts(), rows);
+}
+
+// An archive piped in (a named pipe, as `<(zcat archive.jsonl.gz)` gives): read once, as it is
+// written, and stored exactly as the same lines from a file.
+TEST_F(ChorusctlImport, APipedArchiveIsImportedLikeAFile) {
+  std::ofstream(config_, std::ios::app) << "  - name: praw\n    keywords: [PRAW]\n";
+  const std::string listing = FixtureOnOneLine("reddit/search_r_all_praw_2016.json");  // 6 posts
+  const std::string fifo = dir_.path() + "/archive.pipe";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  // Should the import not read the pipe to its end, the writer must still finish: a write to a pipe
+  // nobody reads then fails rather than killing the test, and a writer still waiting for a reader
+  // to open the pipe is given one.
+  signal(SIGPIPE, SIG_IGN);
+  std::thread writer([&] { WriteLines(fifo, {listing, "not json", listing}); });
+  const RunResult r = Import("reddit", {fifo});
+  if (const int fd = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK); fd >= 0) ::close(fd);
+  writer.join();
+  signal(SIGPIPE, SIG_DFL);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("imported 1 file, 3 lines: 2 pages ok, 1 lines skipped"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("posts: 12 seen, 6 new"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(fifo + ":2: "), std::string::npos) << r.output;
+  EXPECT_EQ(ExportPosts().size(), 6u);
 }
 
 }  // namespace
