@@ -32,6 +32,7 @@ Result<std::unique_ptr<ArchiveLines>> ArchiveLines::Open(const std::string& path
         ::madvise(map, static_cast<size_t>(st.st_size), MADV_SEQUENTIAL);
         lines->map_ = static_cast<const char*>(map);
         lines->size_ = static_cast<size_t>(st.st_size);
+        lines->page_ = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
       }
     }
     ::close(fd);  // a mapping outlives its descriptor
@@ -61,8 +62,7 @@ bool ArchiveLines::Next(std::string_view* line, size_t* readable) {
     at_ += len + (nl ? 1 : 0);
     // The lines before this one are parsed and copied out: their pages can go (the page cache
     // keeps them; only this process's mapping of them is dropped).
-    const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
-    const size_t done = (static_cast<size_t>(start - map_) / page) * page;
+    const size_t done = (static_cast<size_t>(start - map_) / page_) * page_;
     if (done >= released_ + kReleaseStep) {
       ::madvise(const_cast<char*>(map_) + released_, done - released_, MADV_DONTNEED);
       released_ = done;
