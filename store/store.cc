@@ -49,22 +49,25 @@ class Int64AddOperator : public rocksdb::AssociativeMergeOperator {
 class AuthorSetUnion : public rocksdb::MergeOperator {
  public:
   bool FullMergeV2(const MergeOperationInput& in, MergeOperationOutput* out) const override {
-    std::vector<uint64_t> all;
-    if (in.existing_value) AppendAuthorSet(in.existing_value->ToStringView(), &all);
-    for (const auto& op : in.operand_list) AppendAuthorSet(op.ToStringView(), &all);
-    SortUniqueHashes(&all);
-    EncodeAuthorSet(all.data(), all.size(), &out->new_value);
+    Union(in.existing_value, in.operand_list, &out->new_value);
     return true;
   }
   bool PartialMergeMulti(const rocksdb::Slice&, const std::deque<rocksdb::Slice>& operands,
                          std::string* new_value, rocksdb::Logger*) const override {
-    std::vector<uint64_t> all;
-    for (const auto& op : operands) AppendAuthorSet(op.ToStringView(), &all);
-    SortUniqueHashes(&all);
-    EncodeAuthorSet(all.data(), all.size(), new_value);
+    Union(nullptr, operands, new_value);
     return true;
   }
   const char* Name() const override { return "chorus.AuthorSetUnion"; }
+
+ private:
+  template <typename Operands>
+  static void Union(const rocksdb::Slice* existing, const Operands& operands, std::string* out) {
+    std::vector<uint64_t> all;
+    if (existing) AppendAuthorSet(existing->ToStringView(), &all);
+    for (const auto& op : operands) AppendAuthorSet(op.ToStringView(), &all);
+    SortUniqueHashes(&all);
+    EncodeAuthorSet(all.data(), all.size(), out);
+  }
 };
 
 // The part of a key up to and including its first separator ("<campaign>\x1f" of an index key,

@@ -78,11 +78,17 @@ inline std::optional<int64_t> ParsePostLocator(std::string_view v) {
   return ReadOrderedInt64(v.substr(1));
 }
 
-inline std::string AuthorPrefix(Step step, std::string_view campaign, std::string_view platform) {
-  std::string key(1, StepLetter(step));
+// "<letter><campaign>\x1f<platform>\x1f": what author keys of a step start with.
+inline std::string AuthorKeyPrefix(char letter, std::string_view campaign, std::string_view platform) {
+  std::string key(1, letter);
   key.append(campaign).push_back(kSep);
   key.append(platform).push_back(kSep);
   return key;
+}
+
+// Schema 2's per-author entries (read, no longer written).
+inline std::string AuthorPrefix(Step step, std::string_view campaign, std::string_view platform) {
+  return AuthorKeyPrefix(StepLetter(step), campaign, platform);
 }
 
 // Schema 3 keeps the authors of a bucket as one entry: key AuthorSetPrefix(step, campaign,
@@ -90,15 +96,10 @@ inline std::string AuthorPrefix(Step step, std::string_view campaign, std::strin
 // bytes each, little-endian), merged by set union (AuthorSetUnion in store.cc). The step letter is
 // upper case, so these keys sort apart from schema 1 and 2's, one entry per author (AuthorPrefix
 // + bucket + author), which stay readable until retention drops them.
-inline char AuthorSetLetter(Step step) {
-  return step == Step::kMinute ? 'M' : step == Step::kHour ? 'H' : 'D';
-}
+inline char AuthorSetLetter(Step step) { return static_cast<char>(StepLetter(step) - 'a' + 'A'); }
 
 inline std::string AuthorSetPrefix(Step step, std::string_view campaign, std::string_view platform) {
-  std::string key(1, AuthorSetLetter(step));
-  key.append(campaign).push_back(kSep);
-  key.append(platform).push_back(kSep);
-  return key;
+  return AuthorKeyPrefix(AuthorSetLetter(step), campaign, platform);
 }
 
 // An author identity's 64 bits in an author set: two distinct authors of one campaign and
