@@ -54,26 +54,20 @@ TEST(PostCodec, WritesTheRecordFormatByteForByte) {
   std::string want;
   want.push_back('\x01');  // format
   want.push_back(static_cast<char>(p.platform));
-  codec::PutString(&want, p.key);
-  codec::PutString(&want, p.local_id);
-  codec::PutString(&want, p.url);
+  for (const std::string* f : {&p.key, &p.local_id, &p.url}) codec::PutString(&want, *f);
   codec::PutInt(&want, p.created_at_ms);
   codec::PutString(&want, p.author);
   codec::PutInt(&want, p.author_followers);
   codec::PutString(&want, p.text);
-  codec::PutList(&want, p.hashtags);
-  codec::PutList(&want, p.mentions);
-  codec::PutString(&want, p.in_reply_to_local_id);
-  codec::PutString(&want, p.in_reply_to_author);
-  codec::PutString(&want, p.in_reply_to_key);
-  codec::PutString(&want, p.quote_of);
+  for (const auto* list : {&p.hashtags, &p.mentions}) codec::PutList(&want, *list);
+  for (const std::string* f : {&p.in_reply_to_local_id, &p.in_reply_to_author, &p.in_reply_to_key, &p.quote_of}) {
+    codec::PutString(&want, *f);
+  }
   for (int64_t v : {p.engagement.likes, p.engagement.reposts, p.engagement.replies, p.engagement.quotes,
                     sp.first_seen_ms, sp.last_seen_ms}) {
     codec::PutInt(&want, v);
   }
-  codec::PutList(&want, sp.campaigns);
-  codec::PutList(&want, sp.terms);
-  codec::PutList(&want, sp.policymakers);
+  for (const auto* list : {&sp.campaigns, &sp.terms, &sp.policymakers}) codec::PutList(&want, *list);
   EXPECT_EQ(EncodeStoredPost(sp), want);
   std::string reused = "left over from a longer record, longer than this one by far, " + std::string(500, 'y');
   EncodeStoredPostTo(sp, &reused);
