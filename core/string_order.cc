@@ -28,23 +28,35 @@ Word WordAt(std::string_view key, size_t depth) {
   return {v, static_cast<uint32_t>(len)};
 }
 
+// A key being sorted: its index and its current word. Partitioning moves these 16-byte items
+// and compares their cached words, so a key's bytes are read once per level of depth rather than
+// once per partitioning pass (through `keys_`, each a cache miss for keys scattered on the heap).
+struct Item {
+  uint64_t bytes;  // the Word, unpacked so the index fits beside it
+  uint32_t len;
+  uint32_t index;
+  Word word() const { return {bytes, len}; }
+  void set(Word w) { bytes = w.bytes, len = w.len; }
+};
+static_assert(sizeof(Item) == 16);
+
 class Sorter {
  public:
   explicit Sorter(const std::vector<std::string_view>& keys) : keys_(keys) {}
 
-  // Sorts a[0, n), whose keys share their first `depth` bytes. `budget` bounds the recursion:
-  // past it (an adversarial input), the range is sorted by plain comparisons.
-  void Sort(uint32_t* a, size_t n, size_t depth, int budget) {
+  // Sorts a[0, n), whose keys share their first `depth` bytes and whose words are those at
+  // `depth`. `budget` bounds the recursion: past it (an adversarial input), the range is sorted
+  // by plain comparisons.
+  void Sort(Item* a, size_t n, size_t depth, int budget) {
     while (n > 1) {
       if (n <= 16 || budget-- <= 0) {
         SortByComparison(a, n, depth);
         return;
       }
-      const Word p = MedianOfThree(WordAt(keys_[a[0]], depth), WordAt(keys_[a[n / 2]], depth),
-                                   WordAt(keys_[a[n - 1]], depth));
+      const Word p = MedianOfThree(a[0].word(), a[n / 2].word(), a[n - 1].word());
       size_t lt = 0, i = 0, gt = n;  // [0, lt) < p, [lt, i) == p, [gt, n) > p
       while (i < gt) {
-        const Word w = WordAt(keys_[a[i]], depth);
+        const Word w = a[i].word();
         if (w < p) {
           std::swap(a[lt++], a[i++]);
         } else if (p < w) {
@@ -58,10 +70,11 @@ class Sorter {
       a += lt;
       n = gt - lt;
       if (p.len < 8) {  // these keys end in this word: all equal, in input order
-        std::sort(a, a + n);
+        std::sort(a, a + n, [](const Item& x, const Item& y) { return x.index < y.index; });
         return;
       }
       depth += 8;
+      for (size_t j = 0; j < n; ++j) a[j].set(WordAt(keys_[a[j].index], depth));
     }
   }
 
@@ -73,10 +86,10 @@ class Sorter {
     return y;
   }
 
-  void SortByComparison(uint32_t* a, size_t n, size_t depth) {
-    std::sort(a, a + n, [&](uint32_t x, uint32_t y) {
-      const int c = keys_[x].substr(depth).compare(keys_[y].substr(depth));
-      return c != 0 ? c < 0 : x < y;
+  void SortByComparison(Item* a, size_t n, size_t depth) {
+    std::sort(a, a + n, [&](const Item& x, const Item& y) {
+      const int c = keys_[x.index].substr(depth).compare(keys_[y.index].substr(depth));
+      return c != 0 ? c < 0 : x.index < y.index;
     });
   }
 
@@ -93,7 +106,13 @@ std::vector<uint32_t> SortedOrder(const std::vector<std::string_view>& keys) {
   if (std::is_sorted(keys.begin(), keys.end())) return order;
   int budget = 2;
   for (size_t n = keys.size(); n > 1; n >>= 1) budget += 2;
-  Sorter(keys).Sort(order.data(), order.size(), 0, budget);
+  std::vector<Item> items(keys.size());
+  for (uint32_t i = 0; i < items.size(); ++i) {
+    items[i].set(WordAt(keys[i], 0));
+    items[i].index = i;
+  }
+  Sorter(keys).Sort(items.data(), items.size(), 0, budget);
+  for (size_t i = 0; i < items.size(); ++i) order[i] = items[i].index;
   return order;
 }
 
