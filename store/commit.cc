@@ -254,9 +254,13 @@ void Emit(const Store::Impl& db, const Batch& batch, Sink& sink) {
   // The posts' keys are read several times below, in several orders, and each post's
   // strings lie kilobytes from the next one's: copied once into contiguous buffers, they are
   // read from cache rather than from memory (those misses were a tenth of a bulk commit).
+  // So are their creation times: the locators below read them in key order, which is random
+  // in the batch's (each a cache miss on a post, a tenth of a bulk commit's own time).
   std::string key_bytes;
   const std::vector<std::string_view> post_keys = Packed(
       n, [&](size_t i) -> std::string_view { return batch.posts[i].post.key; }, key_bytes);
+  std::vector<int64_t> created(n);
+  for (size_t i = 0; i < n; ++i) created[i] = batch.posts[i].post.created_at_ms;
   std::vector<uint32_t> sorted;
   if (batch.posts_by_key.size() != n) sorted = SortedOrder(post_keys);
   const std::vector<uint32_t>& by_key = batch.posts_by_key.size() == n ? batch.posts_by_key : sorted;
@@ -264,7 +268,7 @@ void Emit(const Store::Impl& db, const Batch& batch, Sink& sink) {
   for (size_t i = 0; i < n; ++i) {
     const std::string_view k = post_keys[by_key[i]];
     if (i + 1 < n && post_keys[by_key[i + 1]] == k) continue;  // a later copy wins
-    PostLocatorTo(batch.posts[by_key[i]].post.created_at_ms, &value);
+    PostLocatorTo(created[by_key[i]], &value);
     sink.Put(db.posts, k, value);
   }
 
@@ -384,23 +388,27 @@ void Emit(const Store::Impl& db, const Batch& batch, Sink& sink) {
   // then time. The hour and day holding each minute get the same deltas, summed first so each
   // coarse key is merged once per batch rather than once per minute under it; each hour's (and
   // day's) minutes are a run in this order, so the coarse keys come out sorted too.
+  // Each bucket's delta is copied out of its hash node as the table is walked (in node order);
+  // the sorted pass then reads only this vector and the few series prefixes, where following
+  // each node in key order was a cache miss a bucket.
   struct Bucket {
     uint32_t series;  // into series_prefixes until ranked, then its rank
     int64_t minute;
-    const std::pair<const std::string, int64_t>* delta;
+    int64_t delta;
   };
   std::vector<Bucket> buckets;
   buckets.reserve(batch.series_deltas.size());
   std::vector<std::string_view> series_prefixes;
   std::unordered_map<std::string_view, uint32_t> series_of;
-  for (const auto& delta : batch.series_deltas) {
-    const std::string_view k = delta.first;
+  for (const auto& [k, v] : batch.series_deltas) {
     if (k.size() < 8) continue;  // not a SeriesKey
-    auto [it, inserted] = series_of.try_emplace(k.substr(0, k.size() - 8), series_prefixes.size());
+    const std::string_view kv = k;
+    auto [it, inserted] = series_of.try_emplace(kv.substr(0, kv.size() - 8), series_prefixes.size());
     if (inserted) series_prefixes.push_back(it->first);
-    buckets.push_back({it->second, ReadOrderedInt64(k.substr(k.size() - 8)), &delta});
+    buckets.push_back({it->second, ReadOrderedInt64(kv.substr(kv.size() - 8)), v});
   }
-  const std::vector<uint32_t> series_rank = RanksOf(SortedOrder(series_prefixes));
+  const std::vector<uint32_t> series_order = SortedOrder(series_prefixes);
+  const std::vector<uint32_t> series_rank = RanksOf(series_order);
   for (auto& b : buckets) b.series = series_rank[b.series];
   std::sort(buckets.begin(), buckets.end(), [](const Bucket& a, const Bucket& b) {
     return a.series != b.series ? a.series < b.series : a.minute < b.minute;
@@ -408,28 +416,34 @@ void Emit(const Store::Impl& db, const Batch& batch, Sink& sink) {
   struct Run {
     rocksdb::ColumnFamilyHandle* cf;
     Step step;
-    std::string key;  // series prefix + bucket start; empty before the first minute
+    uint32_t series = UINT32_MAX;  // of the open bucket; UINT32_MAX before the first minute
+    int64_t bucket = 0;
     int64_t sum = 0;
   };
-  Run runs[] = {{db.series_1h, Step::kHour, {}, 0}, {db.series_1d, Step::kDay, {}, 0}};
+  Run runs[] = {{db.series_1h, Step::kHour}, {db.series_1d, Step::kDay}};
+  auto flush = [&](const Run& run) {
+    key.assign(series_prefixes[series_order[run.series]]);
+    PutOrderedInt64(&key, run.bucket);
+    sink.Merge(run.cf, key, EncodeInt64(run.sum));
+  };
   for (const Bucket& b : buckets) {
-    const auto& [k, v] = *b.delta;
-    sink.Merge(db.series, k, EncodeInt64(v));
-    const std::string_view prefix = std::string_view(k).substr(0, k.size() - 8);
+    key.assign(series_prefixes[series_order[b.series]]);
+    PutOrderedInt64(&key, b.minute);
+    sink.Merge(db.series, key, EncodeInt64(b.delta));
     for (Run& run : runs) {
-      key.assign(prefix);
-      PutOrderedInt64(&key, BucketStart(b.minute, run.step));
-      if (key == run.key) {
-        run.sum += v;
+      const int64_t bucket = BucketStart(b.minute, run.step);
+      if (run.series == b.series && run.bucket == bucket) {
+        run.sum += b.delta;
         continue;
       }
-      if (!run.key.empty()) sink.Merge(run.cf, run.key, EncodeInt64(run.sum));
-      run.key.swap(key);
-      run.sum = v;
+      if (run.series != UINT32_MAX) flush(run);
+      run.series = b.series;
+      run.bucket = bucket;
+      run.sum = b.delta;
     }
   }
   for (const Run& run : runs) {
-    if (!run.key.empty()) sink.Merge(run.cf, run.key, EncodeInt64(run.sum));
+    if (run.series != UINT32_MAX) flush(run);
   }
   for (const auto& [k, v] : batch.cursors) sink.Put(db.cursors, k, v);
   if (!batch.refresh_deletes.empty() || !batch.refresh_puts.empty()) {
