@@ -67,32 +67,48 @@ class Deltas {
     // Up to seven series a campaign cell, one a term cell: room for them all at once, rather than
     // rehashing a bulk batch's hundred thousand keys as the table grows.
     batch.series_deltas.reserve(batch.series_deltas.size() + 7 * cells_.size());
+    // The counters are the series' sums over all minutes: summed per labels first, then encoded
+    // once each (a few hundred a batch) rather than once per cell.
+    std::unordered_map<CellKey, Cell, CellHash> totals;
     for (const auto& [at, cell] : cells_) {
       const std::string_view campaign = names_[at.campaign];
       const std::string_view platform = PlatformName(at.platform);
+      Cell& total = totals[{at.campaign, at.term, at.platform, 0}];
+      total.posts += cell.posts;
+      total.reach += cell.reach;
+      for (int k = 0; k < 4; ++k) total.engagement[k] += cell.engagement[k];
       auto series = [&](std::string_view metric, std::string_view term, int64_t v) {
         if (v <= 0) return;
         store::SeriesKeyTo(&key_, metric, campaign, platform, term, at.minute);
         Add(batch.series_deltas, key_, v);
       };
       if (at.term != kNoTerm) {
-        const std::string_view term = names_[at.term];
-        Counter(kTermPostsTotal, {{"campaign", campaign}, {"term", term}, {"platform", platform}}, cell.posts);
-        series("posts", term, cell.posts);
+        series("posts", names_[at.term], cell.posts);
+        continue;
+      }
+      series("posts", "", cell.posts);
+      series("reach", "", cell.reach);
+      int64_t sum = 0;
+      for (int k = 0; k < 4; ++k) {
+        sum += cell.engagement[k];
+        series(kKinds[k].metric, "", cell.engagement[k]);
+      }
+      series("engagement", "", sum);
+    }
+    for (const auto& [at, cell] : totals) {
+      const std::string_view campaign = names_[at.campaign];
+      const std::string_view platform = PlatformName(at.platform);
+      if (at.term != kNoTerm) {
+        Counter(kTermPostsTotal, {{"campaign", campaign}, {"term", names_[at.term]}, {"platform", platform}},
+                cell.posts);
         continue;
       }
       Counter(kPostsTotal, {{"campaign", campaign}, {"platform", platform}}, cell.posts);
       Counter(kPotentialReachTotal, {{"campaign", campaign}, {"platform", platform}}, cell.reach);
-      series("posts", "", cell.posts);
-      series("reach", "", cell.reach);
-      int64_t total = 0;
       for (int k = 0; k < 4; ++k) {
-        const int64_t v = cell.engagement[k];
-        total += v;
-        Counter(kEngagementTotal, {{"campaign", campaign}, {"platform", platform}, {"kind", kKinds[k].kind}}, v);
-        series(kKinds[k].metric, "", v);
+        Counter(kEngagementTotal, {{"campaign", campaign}, {"platform", platform}, {"kind", kKinds[k].kind}},
+                cell.engagement[k]);
       }
-      series("engagement", "", total);
     }
     cells_.clear();
     // A batch holds a few hundred distinct counters however many posts it has: added in one go.
