@@ -106,12 +106,22 @@ std::vector<uint32_t> SortedOrder(const std::vector<std::string_view>& keys) {
   if (std::is_sorted(keys.begin(), keys.end())) return order;
   int budget = 2;
   for (size_t n = keys.size(); n > 1; n >>= 1) budget += 2;
+  // Keys of one kind share a long prefix ("https://social.example/users/"): the words of it
+  // are skipped at once rather than partitioned, each an all-equal pass over every key.
+  size_t common = keys[0].size();
+  for (const std::string_view k : keys) {
+    const size_t n = std::min(common, k.size());
+    size_t i = 0;
+    while (i < n && k[i] == keys[0][i]) ++i;
+    common = i;
+  }
+  const size_t depth = common / 8 * 8;
   std::vector<Item> items(keys.size());
   for (uint32_t i = 0; i < items.size(); ++i) {
-    items[i].set(WordAt(keys[i], 0));
+    items[i].set(WordAt(keys[i], depth));
     items[i].index = i;
   }
-  Sorter(keys).Sort(items.data(), items.size(), 0, budget);
+  Sorter(keys).Sort(items.data(), items.size(), depth, budget);
   for (size_t i = 0; i < items.size(); ++i) order[i] = items[i].index;
   return order;
 }
