@@ -54,47 +54,71 @@ class Deltas {
     }
   }
 
-  // Writes the page's sums into `batch`: series deltas per minute, counter deltas per labels.
+  // Writes the page's sums into `batch` (the page's own: its sorted series deltas are these
+  // alone): series deltas per minute, sorted, and counter deltas per labels.
   void AddToBatch(store::Batch& batch) {
-    struct Kind {
-      const char* kind;
-      const char* metric;  // its series
+    // Metrics of a campaign cell's series, by index; a term cell has only "posts".
+    static constexpr const char* kMetrics[] = {"posts",           "reach",
+                                               "engagement_like", "engagement_repost",
+                                               "engagement_reply", "engagement_quote",
+                                               "engagement"};
+    static constexpr const char* kKinds[] = {"like", "repost", "reply", "quote"};
+    // A batch's cells fall into a few hundred series (metric, campaign, platform, term): each is
+    // encoded once and ranked by its key, and the cells' values become (series, minute) buckets
+    // sorted as integers, where a hash table of a hundred thousand string keys had to be built,
+    // walked and parsed back by the commit.
+    store::SortedSeriesDeltas& out = batch.sorted_series_deltas;
+    std::vector<std::string> prefixes;                // by series id
+    std::unordered_map<uint64_t, uint32_t> series_id;  // (metric, platform, campaign, term) -> id
+    auto series_of = [&](uint32_t metric, const CellKey& at, uint32_t term) {
+      const uint64_t packed = uint64_t{metric} << 56 | uint64_t{static_cast<uint8_t>(at.platform)} << 48 |
+                              uint64_t{at.campaign} << 24 | (term == kNoTerm ? 0 : term + 1);
+      auto [it, inserted] = series_id.try_emplace(packed, static_cast<uint32_t>(prefixes.size()));
+      if (inserted) {
+        store::SeriesKeyTo(&key_, kMetrics[metric], names_[at.campaign], PlatformName(at.platform),
+                           term == kNoTerm ? std::string_view() : std::string_view(names_[term]), 0);
+        prefixes.emplace_back(key_.data(), key_.size() - 8);  // without the bucket start
+      }
+      return it->second;
     };
-    static constexpr Kind kKinds[] = {{"like", "engagement_like"},
-                                      {"repost", "engagement_repost"},
-                                      {"reply", "engagement_reply"},
-                                      {"quote", "engagement_quote"}};
-    // Up to seven series a campaign cell, one a term cell: room for them all at once, rather than
-    // rehashing a bulk batch's hundred thousand keys as the table grows.
-    batch.series_deltas.reserve(batch.series_deltas.size() + 7 * cells_.size());
+    out.buckets.clear();
+    out.buckets.reserve(7 * cells_.size());
+    auto bucket = [&](uint32_t metric, const CellKey& at, uint32_t term, int64_t v) {
+      if (v > 0) out.buckets.push_back({series_of(metric, at, term), at.minute, v});
+    };
     // The counters are the series' sums over all minutes: summed per labels first, then encoded
     // once each (a few hundred a batch) rather than once per cell.
     std::unordered_map<CellKey, Cell, CellHash> totals;
     for (const auto& [at, cell] : cells_) {
-      const std::string_view campaign = names_[at.campaign];
-      const std::string_view platform = PlatformName(at.platform);
       Cell& total = totals[{at.campaign, at.term, at.platform, 0}];
       total.posts += cell.posts;
       total.reach += cell.reach;
       for (int k = 0; k < 4; ++k) total.engagement[k] += cell.engagement[k];
-      auto series = [&](std::string_view metric, std::string_view term, int64_t v) {
-        if (v <= 0) return;
-        store::SeriesKeyTo(&key_, metric, campaign, platform, term, at.minute);
-        Add(batch.series_deltas, key_, v);
-      };
       if (at.term != kNoTerm) {
-        series("posts", names_[at.term], cell.posts);
+        bucket(0, at, at.term, cell.posts);
         continue;
       }
-      series("posts", "", cell.posts);
-      series("reach", "", cell.reach);
+      bucket(0, at, kNoTerm, cell.posts);
+      bucket(1, at, kNoTerm, cell.reach);
       int64_t sum = 0;
-      for (int k = 0; k < 4; ++k) {
+      for (uint32_t k = 0; k < 4; ++k) {
         sum += cell.engagement[k];
-        series(kKinds[k].metric, "", cell.engagement[k]);
+        bucket(2 + k, at, kNoTerm, cell.engagement[k]);
       }
-      series("engagement", "", sum);
+      bucket(6, at, kNoTerm, sum);
     }
+    // A cell is one (campaign, platform, term, minute) and each of its metrics a series of its
+    // own, so every (series, minute) occurs once.
+    std::vector<std::string_view> views(prefixes.begin(), prefixes.end());
+    const std::vector<uint32_t> order = SortedOrder(views);
+    const std::vector<uint32_t> rank = RanksOf(order);
+    out.prefixes.clear();
+    out.prefixes.reserve(order.size());
+    for (const uint32_t id : order) out.prefixes.push_back(std::move(prefixes[id]));
+    for (auto& b : out.buckets) b.prefix = rank[b.prefix];
+    std::sort(out.buckets.begin(), out.buckets.end(), [](const auto& a, const auto& b) {
+      return a.prefix != b.prefix ? a.prefix < b.prefix : a.minute < b.minute;
+    });
     for (const auto& [at, cell] : totals) {
       const std::string_view campaign = names_[at.campaign];
       const std::string_view platform = PlatformName(at.platform);
@@ -106,7 +130,7 @@ class Deltas {
       Counter(kPostsTotal, {{"campaign", campaign}, {"platform", platform}}, cell.posts);
       Counter(kPotentialReachTotal, {{"campaign", campaign}, {"platform", platform}}, cell.reach);
       for (int k = 0; k < 4; ++k) {
-        Counter(kEngagementTotal, {{"campaign", campaign}, {"platform", platform}, {"kind", kKinds[k].kind}},
+        Counter(kEngagementTotal, {{"campaign", campaign}, {"platform", platform}, {"kind", kKinds[k]}},
                 cell.engagement[k]);
       }
     }

@@ -242,6 +242,46 @@ void SortByGroupThen(std::vector<T>& items, size_t groups, const Group& group, c
   items.swap(ordered);
 }
 
+// The batch's hashed minute deltas, and its sorted ones with them, in key order: by series
+// (ranked by their prefixes, "<metric>\x1f<campaign>\x1f<platform>\x1f<term>\x1f", none of which
+// is a prefix of another), then time; a bucket in both sums its deltas.
+SortedSeriesDeltas SortSeriesDeltas(const Batch& batch) {
+  std::vector<std::string_view> prefixes;
+  std::unordered_map<std::string_view, uint32_t> prefix_of;
+  std::vector<SortedSeriesDeltas::Bucket> buckets;
+  buckets.reserve(batch.series_deltas.size() + batch.sorted_series_deltas.buckets.size());
+  auto add = [&](std::string_view prefix, int64_t minute, int64_t delta) {
+    auto [it, inserted] = prefix_of.try_emplace(prefix, static_cast<uint32_t>(prefixes.size()));
+    if (inserted) prefixes.push_back(prefix);
+    buckets.push_back({it->second, minute, delta});
+  };
+  for (const auto& [k, v] : batch.series_deltas) {
+    if (k.size() < 8) continue;  // not a SeriesKey
+    const std::string_view kv = k;
+    add(kv.substr(0, kv.size() - 8), ReadOrderedInt64(kv.substr(kv.size() - 8)), v);
+  }
+  const SortedSeriesDeltas& also = batch.sorted_series_deltas;
+  for (const auto& b : also.buckets) add(also.prefixes[b.prefix], b.minute, b.delta);
+  const std::vector<uint32_t> order = SortedOrder(prefixes);
+  const std::vector<uint32_t> rank = RanksOf(order);
+  for (auto& b : buckets) b.prefix = rank[b.prefix];
+  std::sort(buckets.begin(), buckets.end(), [](const auto& a, const auto& b) {
+    return a.prefix != b.prefix ? a.prefix < b.prefix : a.minute < b.minute;
+  });
+  SortedSeriesDeltas out;
+  out.prefixes.reserve(order.size());
+  for (const uint32_t i : order) out.prefixes.emplace_back(prefixes[i]);
+  for (const auto& b : buckets) {
+    auto* last = out.buckets.empty() ? nullptr : &out.buckets.back();
+    if (last && last->prefix == b.prefix && last->minute == b.minute) {
+      last->delta += b.delta;
+    } else {
+      out.buckets.push_back(b);
+    }
+  }
+  return out;
+}
+
 // Everything `batch` writes, family by family, each family's keys in ascending order: RocksDB
 // inserts each next to the previous one (the skiplist's sequential splice, and per-prefix insert
 // hints) instead of searching the memtable from the top, an SST file needs them so, and each
@@ -383,61 +423,38 @@ void Emit(const Store::Impl& db, const Batch& batch, Sink& sink) {
     }
   }
   for (const auto& [k, v] : batch.counter_deltas) sink.Merge(db.counters, k, EncodeInt64(v));
-  // Minute buckets in key order: by series (ranked like the index prefixes above, a series
-  // prefix "<metric>\x1f<campaign>\x1f<platform>\x1f<term>\x1f" is never a prefix of another),
-  // then time. The hour and day holding each minute get the same deltas, summed first so each
+  // Minute buckets in key order: by series, then time (as the ingester hands them over, or
+  // sorted here). The hour and day holding each minute get the same deltas, summed first so each
   // coarse key is merged once per batch rather than once per minute under it; each hour's (and
   // day's) minutes are a run in this order, so the coarse keys come out sorted too.
-  // Each bucket's delta is copied out of its hash node as the table is walked (in node order);
-  // the sorted pass then reads only this vector and the few series prefixes, where following
-  // each node in key order was a cache miss a bucket.
-  struct Bucket {
-    uint32_t series;  // into series_prefixes until ranked, then its rank
-    int64_t minute;
-    int64_t delta;
-  };
-  std::vector<Bucket> buckets;
-  buckets.reserve(batch.series_deltas.size());
-  std::vector<std::string_view> series_prefixes;
-  std::unordered_map<std::string_view, uint32_t> series_of;
-  for (const auto& [k, v] : batch.series_deltas) {
-    if (k.size() < 8) continue;  // not a SeriesKey
-    const std::string_view kv = k;
-    auto [it, inserted] = series_of.try_emplace(kv.substr(0, kv.size() - 8), series_prefixes.size());
-    if (inserted) series_prefixes.push_back(it->first);
-    buckets.push_back({it->second, ReadOrderedInt64(kv.substr(kv.size() - 8)), v});
-  }
-  const std::vector<uint32_t> series_order = SortedOrder(series_prefixes);
-  const std::vector<uint32_t> series_rank = RanksOf(series_order);
-  for (auto& b : buckets) b.series = series_rank[b.series];
-  std::sort(buckets.begin(), buckets.end(), [](const Bucket& a, const Bucket& b) {
-    return a.series != b.series ? a.series < b.series : a.minute < b.minute;
-  });
+  const SortedSeriesDeltas hashed =
+      batch.series_deltas.empty() ? SortedSeriesDeltas() : SortSeriesDeltas(batch);
+  const SortedSeriesDeltas& minutes = batch.series_deltas.empty() ? batch.sorted_series_deltas : hashed;
   struct Run {
     rocksdb::ColumnFamilyHandle* cf;
     Step step;
-    uint32_t series = UINT32_MAX;  // of the open bucket; UINT32_MAX before the first minute
+    uint32_t series = UINT32_MAX;  // prefix of the open bucket; UINT32_MAX before the first minute
     int64_t bucket = 0;
     int64_t sum = 0;
   };
   Run runs[] = {{db.series_1h, Step::kHour}, {db.series_1d, Step::kDay}};
   auto flush = [&](const Run& run) {
-    key.assign(series_prefixes[series_order[run.series]]);
+    key.assign(minutes.prefixes[run.series]);
     PutOrderedInt64(&key, run.bucket);
     sink.Merge(run.cf, key, EncodeInt64(run.sum));
   };
-  for (const Bucket& b : buckets) {
-    key.assign(series_prefixes[series_order[b.series]]);
+  for (const SortedSeriesDeltas::Bucket& b : minutes.buckets) {
+    key.assign(minutes.prefixes[b.prefix]);
     PutOrderedInt64(&key, b.minute);
     sink.Merge(db.series, key, EncodeInt64(b.delta));
     for (Run& run : runs) {
       const int64_t bucket = BucketStart(b.minute, run.step);
-      if (run.series == b.series && run.bucket == bucket) {
+      if (run.series == b.prefix && run.bucket == bucket) {
         run.sum += b.delta;
         continue;
       }
       if (run.series != UINT32_MAX) flush(run);
-      run.series = b.series;
+      run.series = b.prefix;
       run.bucket = bucket;
       run.sum = b.delta;
     }
@@ -496,7 +513,8 @@ Result<void> Store::Commit(const Batch& batch) {
   // Room for the whole batch up front, rather than growing (and copying) it by doubling: ~1 KB a
   // post with its index and author entries, 64 bytes a delta.
   WriteBatchSink sink(batch.posts.size() * 2048 +
-                      (batch.counter_deltas.size() + 3 * batch.series_deltas.size()) * 64);
+                      (batch.counter_deltas.size() +
+                       3 * (batch.series_deltas.size() + batch.sorted_series_deltas.buckets.size())) * 64);
   Emit(*impl_, batch, sink);
   // The WAL is written before Write returns, so a killed process loses nothing it committed;
   // syncing every page to disk would only matter for power loss, and costs an fsync a page.

@@ -110,6 +110,21 @@ struct Gap {
   int64_t to_ms = 0;
 };
 
+// Minute bucket deltas already summed and in key order, from a writer that has them so (the
+// ingester sums a batch per series and minute): Commit writes them as they are, where hashed
+// deltas have to be ranked and sorted first.
+struct SortedSeriesDeltas {
+  // Each series' key up to its bucket start (SeriesKey's first four fields), in ascending byte
+  // order, each once.
+  std::vector<std::string> prefixes;
+  struct Bucket {
+    uint32_t prefix;  // into prefixes
+    int64_t minute;   // bucket start, unix seconds
+    int64_t delta;
+  };
+  std::vector<Bucket> buckets;  // ascending by (prefix, minute), each pair once
+};
+
 // Everything one page changes, applied atomically.
 struct Batch {
   std::vector<StoredPost> posts;                 // upserts
@@ -120,6 +135,8 @@ struct Batch {
   // SeriesKey of the minute bucket -> delta. Hashed, not sorted: a bulk import's batch touches
   // hundreds of thousands of buckets, and Commit orders them once (by series and time).
   std::unordered_map<std::string, int64_t> series_deltas;
+  // More minute deltas, sorted (may hold keys series_deltas holds too: their deltas add up).
+  SortedSeriesDeltas sorted_series_deltas;
   std::map<std::string, std::string> cursors;    // CursorKey -> value
   std::vector<RefreshEntry> refresh_puts;
   std::vector<RefreshEntry> refresh_deletes;
@@ -129,7 +146,8 @@ struct Batch {
   std::map<std::string, int64_t> marks;               // mark key -> value (overwrites)
   std::vector<Gap> gaps;
   bool empty() const {
-    return posts.empty() && counter_deltas.empty() && series_deltas.empty() && cursors.empty() &&
+    return posts.empty() && counter_deltas.empty() && series_deltas.empty() &&
+           sorted_series_deltas.buckets.empty() && cursors.empty() &&
            refresh_puts.empty() && refresh_deletes.empty() && outbox_puts.empty() &&
            outbox_deletes.empty() && alert_log_puts.empty() && marks.empty() && gaps.empty();
   }
