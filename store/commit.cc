@@ -508,7 +508,9 @@ Result<void> Store::Commit(const Batch& batch) {
     if (ec) return Fail(Error::Storage("cannot create " + dir + ": " + ec.message()));
     FileSink sink(impl_.get(), dir);
     Emit(*impl_, batch, sink);
-    return sink.Ingest();
+    if (auto r = sink.Ingest(); !r) return r;
+    NoteWrittenPosts(batch);
+    return {};
   }
   // Room for the whole batch up front, rather than growing (and copying) it by doubling: ~1 KB a
   // post with its index and author entries, 64 bytes a delta.
@@ -520,7 +522,19 @@ Result<void> Store::Commit(const Batch& batch) {
   // syncing every page to disk would only matter for power loss, and costs an fsync a page.
   const auto s = impl_->db->Write(rocksdb::WriteOptions(), sink.batch());
   if (!s.ok()) return Fail(StorageError("cannot commit page", s));
+  NoteWrittenPosts(batch);
   return {};
+}
+
+void Store::NoteWrittenPosts(const Batch& batch) {
+  WrittenKeys* written = impl_->written_posts.get();
+  if (written == nullptr) return;
+  for (const StoredPost& p : batch.posts) {
+    if (!written->Add(p.post.key)) {
+      impl_->written_posts.reset();  // full: lookups go to the files from now on
+      return;
+    }
+  }
 }
 
 }  // namespace chorus::store

@@ -335,6 +335,13 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const OpenOp
   impl->alert_log = impl->handles[11];
   impl->marks = impl->handles[12];
   impl->gaps = impl->handles[13];
+  if (impl->bulk_load) {
+    // Up to 8 M posts (128 MB of hashes): past that, lookups go to the files again.
+    constexpr size_t kMaxWrittenPosts = size_t{8} << 20;
+    std::unique_ptr<rocksdb::Iterator> it(impl->db->NewIterator(rocksdb::ReadOptions(), impl->posts));
+    it->SeekToFirst();
+    if (!it->Valid() && it->status().ok()) impl->written_posts = std::make_unique<WrittenKeys>(kMaxWrittenPosts);
+  }
 
   std::string version;
   s = impl->db->Get(rocksdb::ReadOptions(), impl->meta, kSchemaKey, &version);
@@ -368,6 +375,29 @@ Result<std::vector<std::optional<StoredPost>>> Store::GetPosts(
 }
 
 Result<std::vector<std::pair<size_t, StoredPost>>> Store::FindPosts(
+    const std::vector<std::string_view>& keys) const {
+  std::vector<std::pair<size_t, StoredPost>> out;
+  if (keys.empty()) return out;
+  if (const WrittenKeys* written = impl_->written_posts.get()) {
+    // Only keys this bulk load wrote can be in the store.
+    std::vector<std::string_view> maybe;
+    std::vector<size_t> maybe_at;  // their indices in `keys`
+    for (size_t i = 0; i < keys.size(); ++i) {
+      if (!written->MayContain(keys[i])) continue;
+      maybe.push_back(keys[i]);
+      maybe_at.push_back(i);
+    }
+    if (maybe.size() < keys.size()) {
+      auto found = FindStoredPosts(maybe);
+      if (!found) return Fail(found.error());
+      for (auto& [i, post] : *found) out.emplace_back(maybe_at[i], std::move(post));
+      return out;
+    }
+  }
+  return FindStoredPosts(keys);
+}
+
+Result<std::vector<std::pair<size_t, StoredPost>>> Store::FindStoredPosts(
     const std::vector<std::string_view>& keys) const {
   std::vector<std::pair<size_t, StoredPost>> out;
   if (keys.empty()) return out;

@@ -281,6 +281,11 @@ class Store {
 
  private:
   Store(std::string path, std::unique_ptr<Impl> impl);
+  // After a commit: the keys a bulk load has written (Impl::written_posts).
+  void NoteWrittenPosts(const Batch& batch);
+  // FindPosts' lookup in the files and memtables.
+  Result<std::vector<std::pair<size_t, StoredPost>>> FindStoredPosts(
+      const std::vector<std::string_view>& keys) const;
   std::string path_;
   std::unique_ptr<Impl> impl_;
 };

@@ -16,6 +16,7 @@
 #include "core/stable_hash.h"
 #include "core/time.h"
 #include "store/store.h"
+#include "store/written_keys.h"
 
 namespace chorus::store {
 
@@ -164,6 +165,9 @@ struct Store::Impl {
   rocksdb::DBOptions db_options;
   std::vector<rocksdb::ColumnFamilyOptions> cf_options;
   uint64_t bulk_files = 0;  // SST files written by bulk commits so far (names them)
+  // A bulk load into a store whose `posts` was empty when opened: every key committed to `posts`
+  // since, so FindPosts looks up only those (written_keys.h). Null otherwise, and once full.
+  std::unique_ptr<WrittenKeys> written_posts;
 
   ~Impl() {
     if (db) {

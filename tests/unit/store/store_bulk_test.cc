@@ -196,6 +196,44 @@ TEST(StoreBulkLoad, LargeCommitsAsTableFilesReadExactlyAsLoggedCommits) {
   EXPECT_EQ(texts[0].substr(line, 300), texts[1].substr(line, 300)) << "first difference at byte " << pos;
 }
 
+// A bulk load into a store without posts looks up only the keys it has written itself
+// (WrittenKeys): it must still find every one of them, whichever way its batch was committed,
+// and a bulk load into a store that held posts must find those.
+TEST(StoreBulkLoad, LookupsFindExactlyThePostsCommittedBeforeThemWhetherTheStoreStartedEmptyOrNot) {
+  testing::TempDir dir;
+  const std::string path = dir.path() + "/bulk";
+  std::vector<std::string> keys;  // posts [0, 12,100) are committed, [12,100, 13,000) never are
+  for (int64_t i = 0; i < 13'000; ++i) keys.push_back(NumberedPost(i, 0).post.key);
+  auto found_texts = [&](const Store& store) {
+    std::map<size_t, std::string> texts;
+    const auto found = store.FindPosts(std::vector<std::string_view>(keys.begin(), keys.end()));
+    EXPECT_TRUE(found) << found.error().ToString();
+    if (found) {
+      for (const auto& [i, sp] : *found) texts[i] = sp.post.text;
+    }
+    return texts;
+  };
+  auto expect_committed = [&](const std::map<size_t, std::string>& texts, size_t committed) {
+    EXPECT_EQ(texts.size(), committed);
+    for (size_t i = 0; i < committed; ++i) {
+      ASSERT_EQ(texts.count(i), 1u) << "post " << i << " not found";
+      EXPECT_EQ(texts.at(i), NumberedPost(static_cast<int64_t>(i), 0).post.text);
+    }
+  };
+  {
+    auto store = Store::Open(path, BulkLoad());
+    ASSERT_TRUE(store) << store.error().ToString();
+    EXPECT_TRUE(found_texts(**store).empty());
+    ASSERT_TRUE((*store)->Commit(PostsBatch(0, 12'000, 0)));       // table files
+    expect_committed(found_texts(**store), 12'000);
+    ASSERT_TRUE((*store)->Commit(PostsBatch(12'000, 12'100, 0)));  // the log, even in bulk mode
+    expect_committed(found_texts(**store), 12'100);
+  }
+  auto reopened = Store::Open(path, BulkLoad());  // holds posts now: every lookup searches
+  ASSERT_TRUE(reopened) << reopened.error().ToString();
+  expect_committed(found_texts(**reopened), 12'100);
+}
+
 // Archived pages come newest first, in time order or backwards: whatever the order of a batch's
 // posts, the store holds the same.
 TEST(StoreBulkLoad, ABatchInPageOrderStoresWhatTheSameBatchInTimeOrderDoes) {
