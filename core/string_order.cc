@@ -14,8 +14,6 @@ namespace {
 struct Word {
   uint64_t bytes;
   uint32_t len;  // 0..8; 8 means "and maybe more"
-  bool operator<(const Word& o) const { return bytes != o.bytes ? bytes < o.bytes : len < o.len; }
-  bool operator==(const Word& o) const { return bytes == o.bytes && len == o.len; }
 };
 
 Word WordAt(std::string_view key, size_t depth) {
@@ -28,68 +26,83 @@ Word WordAt(std::string_view key, size_t depth) {
   return {v, static_cast<uint32_t>(len)};
 }
 
-// A key being sorted: its index and its current word. Partitioning moves these 16-byte items
-// and compares their cached words, so a key's bytes are read once per level of depth rather than
-// once per partitioning pass (through `keys_`, each a cache miss for keys scattered on the heap).
+// A key being sorted: its index and its current word. Sorting moves these 16-byte items and
+// reads their cached words, so a key's bytes are read once per level of depth (through `keys_`,
+// a cache miss each for keys scattered on the heap).
 struct Item {
   uint64_t bytes;  // the Word, unpacked so the index fits beside it
   uint32_t len;
   uint32_t index;
-  Word word() const { return {bytes, len}; }
   void set(Word w) { bytes = w.bytes, len = w.len; }
+  bool SameWord(const Item& o) const { return bytes == o.bytes && len == o.len; }
 };
 static_assert(sizeof(Item) == 16);
 
+// A most-significant-word-first sort: each level orders its items by their 8-byte words with a
+// stable radix sort (no comparisons to mispredict: the quicksort this replaced spent most of its
+// time on those), then sorts each run of items with the same word on the next eight bytes.
 class Sorter {
  public:
   explicit Sorter(const std::vector<std::string_view>& keys) : keys_(keys) {}
 
-  // Sorts a[0, n), whose keys share their first `depth` bytes and whose words are those at
-  // `depth`. `budget` bounds the recursion: past it (an adversarial input), the range is sorted
-  // by plain comparisons.
-  void Sort(Item* a, size_t n, size_t depth, int budget) {
-    while (n > 1) {
-      if (n <= 16 || budget-- <= 0) {
-        SortByComparison(a, n, depth);
-        return;
+  // Sorts a[0, n) stably, whose keys share their first `depth` bytes and whose words are those
+  // at `depth`; `scratch` has room for n items. `budget` bounds the recursion: past it (keys
+  // alike for hundreds of bytes), a range is sorted by plain comparisons.
+  void Sort(Item* a, size_t n, size_t depth, int budget, Item* scratch) {
+    if (n <= 32 || budget <= 0) {
+      SortByComparison(a, n, depth);
+      return;
+    }
+    RadixByWord(a, n, scratch);
+    for (size_t i = 0; i < n;) {
+      size_t j = i + 1;
+      while (j < n && a[j].SameWord(a[i])) ++j;
+      // Keys that end inside this word are equal, and in input order already.
+      if (j - i > 1 && a[i].len == 8) {
+        for (size_t k = i; k < j; ++k) a[k].set(WordAt(keys_[a[k].index], depth + 8));
+        Sort(a + i, j - i, depth + 8, budget - 1, scratch + i);
       }
-      const Word p = MedianOfThree(a[0].word(), a[n / 2].word(), a[n - 1].word());
-      size_t lt = 0, i = 0, gt = n;  // [0, lt) < p, [lt, i) == p, [gt, n) > p
-      while (i < gt) {
-        const Word w = a[i].word();
-        if (w < p) {
-          std::swap(a[lt++], a[i++]);
-        } else if (p < w) {
-          std::swap(a[i], a[--gt]);
-        } else {
-          ++i;
-        }
-      }
-      Sort(a, lt, depth, budget);
-      Sort(a + gt, n - gt, depth, budget);
-      a += lt;
-      n = gt - lt;
-      if (p.len < 8) {  // these keys end in this word: all equal, in input order
-        std::sort(a, a + n, [](const Item& x, const Item& y) { return x.index < y.index; });
-        return;
-      }
-      depth += 8;
-      for (size_t j = 0; j < n; ++j) a[j].set(WordAt(keys_[a[j].index], depth));
+      i = j;
     }
   }
 
  private:
-  static Word MedianOfThree(Word x, Word y, Word z) {
-    if (y < x) std::swap(x, y);
-    if (z < y) std::swap(y, z);
-    if (y < x) std::swap(x, y);
-    return y;
+  // Stable LSD radix sort by (bytes, len): the length first, then the word's bytes from the
+  // least significant; digits every item shares are skipped.
+  static void RadixByWord(Item* a, size_t n, Item* scratch) {
+    constexpr int kDigits = 9;  // the length, then bytes 0 (least significant) .. 7
+    auto digit = [](const Item& it, int d) -> size_t {
+      return d == 0 ? it.len : (it.bytes >> (8 * (d - 1))) & 0xff;
+    };
+    size_t counts[kDigits][256] = {};
+    for (size_t i = 0; i < n; ++i) {
+      ++counts[0][a[i].len];
+      for (int d = 1; d < kDigits; ++d) ++counts[d][(a[i].bytes >> (8 * (d - 1))) & 0xff];
+    }
+    Item* from = a;
+    Item* to = scratch;
+    for (int d = 0; d < kDigits; ++d) {
+      if (counts[d][digit(a[0], d)] == n) continue;  // every item has this digit
+      size_t at = 0;
+      for (size_t& c : counts[d]) {
+        const size_t here = c;
+        c = at;
+        at += here;
+      }
+      for (size_t i = 0; i < n; ++i) to[counts[d][digit(from[i], d)]++] = from[i];
+      std::swap(from, to);
+    }
+    if (from != a) std::copy(from, from + n, a);
   }
 
   void SortByComparison(Item* a, size_t n, size_t depth) {
     std::sort(a, a + n, [&](const Item& x, const Item& y) {
-      const int c = keys_[x.index].substr(depth).compare(keys_[y.index].substr(depth));
-      return c != 0 ? c < 0 : x.index < y.index;
+      if (!x.SameWord(y)) return x.bytes != y.bytes ? x.bytes < y.bytes : x.len < y.len;
+      if (x.len == 8) {
+        const int c = keys_[x.index].substr(depth + 8).compare(keys_[y.index].substr(depth + 8));
+        if (c != 0) return c < 0;
+      }
+      return x.index < y.index;
     });
   }
 
@@ -104,7 +117,7 @@ std::vector<uint32_t> SortedOrder(const std::vector<std::string_view>& keys) {
   // Keys often come already in order (a page's distinct keys, found by sorting it): checking costs
   // one comparison a key, and stops at the first out of place.
   if (std::is_sorted(keys.begin(), keys.end())) return order;
-  int budget = 2;
+  int budget = 2;  // levels of 8 bytes past the common prefix before comparisons take over
   for (size_t n = keys.size(); n > 1; n >>= 1) budget += 2;
   // Keys of one kind share a long prefix ("https://social.example/users/"): the words of it
   // are skipped at once rather than partitioned, each an all-equal pass over every key.
@@ -121,7 +134,8 @@ std::vector<uint32_t> SortedOrder(const std::vector<std::string_view>& keys) {
     items[i].set(WordAt(keys[i], depth));
     items[i].index = i;
   }
-  Sorter(keys).Sort(items.data(), items.size(), depth, budget);
+  std::vector<Item> scratch(keys.size());
+  Sorter(keys).Sort(items.data(), items.size(), depth, budget, scratch.data());
   for (size_t i = 0; i < items.size(); ++i) order[i] = items[i].index;
   return order;
 }

@@ -54,6 +54,21 @@ TEST(SortedOrder, MatchesAStableSortOnLargeInputsWithSharedPrefixesAndRepeats) {
   }
 }
 
+// Keys alike for longer than the sort descends word by word (past its budget of levels), in
+// groups that share no prefix with each other.
+TEST(SortedOrder, OrdersKeysThatDifferOnlyAfterAThousandEqualBytes) {
+  std::mt19937 rng(11);
+  std::vector<std::string> keys;
+  for (int i = 0; i < 3'000; ++i) {
+    std::string k(1, "xyz"[rng() % 3]);
+    k += std::string(1'000, 'a');
+    k += std::to_string(rng() % 500);
+    keys.push_back(std::move(k));
+  }
+  const auto views = Views(keys);
+  EXPECT_EQ(SortedOrder(views), Expected(views));
+}
+
 TEST(SortedOrder, KeepsInputOrderOfManyEqualKeys) {
   const std::vector<std::string> keys(5'000, std::string(100, 'k'));
   const auto order = SortedOrder(Views(keys));
