@@ -529,11 +529,8 @@ Result<void> Store::Commit(const Batch& batch) {
 void Store::NoteWrittenPosts(const Batch& batch) {
   WrittenKeys* written = impl_->written_posts.get();
   if (written == nullptr) return;
-  for (const StoredPost& p : batch.posts) {
-    if (!written->Add(p.post.key)) {
-      impl_->written_posts.reset();  // full: lookups go to the files from now on
-      return;
-    }
+  if (!written->AddEach(batch.posts.size(), [&](size_t i) -> std::string_view { return batch.posts[i].post.key; })) {
+    impl_->written_posts.reset();  // full: lookups go to the files from now on
   }
 }
 

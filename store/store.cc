@@ -336,7 +336,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const OpenOp
   impl->marks = impl->handles[12];
   impl->gaps = impl->handles[13];
   if (impl->bulk_load) {
-    // Up to 8 M posts (128 MB of hashes): past that, lookups go to the files again.
+    // Up to 8 M posts (64 MB of fingerprints): past that, lookups go to the files again.
     constexpr size_t kMaxWrittenPosts = size_t{8} << 20;
     std::unique_ptr<rocksdb::Iterator> it(impl->db->NewIterator(rocksdb::ReadOptions(), impl->posts));
     it->SeekToFirst();
@@ -380,10 +380,12 @@ Result<std::vector<std::pair<size_t, StoredPost>>> Store::FindPosts(
   if (keys.empty()) return out;
   if (const WrittenKeys* written = impl_->written_posts.get()) {
     // Only keys this bulk load wrote can be in the store.
+    std::vector<bool> may;
+    written->MayContainEach(keys, &may);
     std::vector<std::string_view> maybe;
     std::vector<size_t> maybe_at;  // their indices in `keys`
     for (size_t i = 0; i < keys.size(); ++i) {
-      if (!written->MayContain(keys[i])) continue;
+      if (!may[i]) continue;
       maybe.push_back(keys[i]);
       maybe_at.push_back(i);
     }

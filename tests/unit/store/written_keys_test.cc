@@ -13,7 +13,8 @@ std::string Key(int i) { return "https://social.example/users/u" + std::to_strin
 TEST(WrittenKeys, EveryKeyAddedIsRememberedAndOthersAlmostNeverAre) {
   WrittenKeys keys(1'000'000);
   for (int i = 0; i < 200'000; i += 2) ASSERT_TRUE(keys.Add(Key(i)));
-  EXPECT_EQ(keys.size(), 100'000u);
+  EXPECT_GE(keys.size(), 99'990u);  // distinct fingerprints: two keys may share one
+  EXPECT_LE(keys.size(), 100'000u);
   int missing = 0, false_hits = 0;
   for (int i = 0; i < 200'000; ++i) {
     const bool may = keys.MayContain(Key(i));
@@ -21,7 +22,7 @@ TEST(WrittenKeys, EveryKeyAddedIsRememberedAndOthersAlmostNeverAre) {
     if (i % 2 == 1 && may) ++false_hits;
   }
   EXPECT_EQ(missing, 0);
-  EXPECT_EQ(false_hits, 0);  // a 64-bit hash collision among 200,000 keys: odds of about 1e-9
+  EXPECT_LE(false_hits, 20);  // 32-bit fingerprints: about 100,000 × 2.5 / 2^32 expected
 }
 
 TEST(WrittenKeys, AddingAKeyAgainCountsItOnce) {
@@ -32,15 +33,39 @@ TEST(WrittenKeys, AddingAKeyAgainCountsItOnce) {
   EXPECT_FALSE(keys.MayContain("b"));
 }
 
-// A full set refuses new keys (its owner then drops it) but still knows the ones it holds.
-TEST(WrittenKeys, AFullSetRefusesNewKeys) {
+// Many keys at once, as a batch adds and looks them up.
+TEST(WrittenKeys, KeysAddedAndLookedUpInBatchesAreTheSameAsOneByOne) {
+  WrittenKeys keys(1'000'000);
+  std::vector<std::string> added;
+  for (int i = 0; i < 150'000; ++i) added.push_back(Key(3 * i));
+  ASSERT_TRUE(keys.AddEach(added.size(), [&](size_t i) -> std::string_view { return added[i]; }));
+  EXPECT_GE(keys.size(), 149'980u);
+  EXPECT_LE(keys.size(), 150'000u);
+  std::vector<std::string> asked;
+  for (int i = 0; i < 300'000; ++i) asked.push_back(Key(i));
+  std::vector<bool> may;
+  keys.MayContainEach(std::vector<std::string_view>(asked.begin(), asked.end()), &may);
+  ASSERT_EQ(may.size(), asked.size());
+  int false_hits = 0;
+  for (int i = 0; i < 300'000; ++i) {
+    if (i % 3 == 0) {
+      ASSERT_TRUE(may[i]) << asked[i];
+    }
+    if (i % 3 != 0 && may[i]) ++false_hits;
+    ASSERT_EQ(may[i], keys.MayContain(asked[i]));
+  }
+  EXPECT_LE(false_hits, 40);
+}
+
+// Past its bound a set refuses keys (its owner then drops it), but still knows the ones it holds.
+TEST(WrittenKeys, ASetRefusesKeysPastItsBound) {
   WrittenKeys keys(3);
   EXPECT_TRUE(keys.Add(Key(1)));
   EXPECT_TRUE(keys.Add(Key(2)));
   EXPECT_TRUE(keys.Add(Key(3)));
-  EXPECT_TRUE(keys.Add(Key(3)));  // not new
   EXPECT_FALSE(keys.Add(Key(4)));
   EXPECT_TRUE(keys.MayContain(Key(1)));
+  EXPECT_TRUE(keys.MayContain(Key(3)));
   EXPECT_FALSE(keys.MayContain(Key(4)));
 }
 
