@@ -30,11 +30,16 @@ class Deltas {
     CounterKey::EncodeTo(&key_, name, labels);
     Add(counters_, key_, d);
   }
-  // A new post counted for `campaign`.
-  void NewPost(std::string_view campaign, Platform platform, int64_t created_ms, int64_t followers) {
+  // A new post counted for `campaign`, with the engagement it came with.
+  void NewPost(std::string_view campaign, Platform platform, int64_t created_ms, int64_t followers,
+               const Engagement& engagement) {
     Cell& cell = At(campaign, "", platform, created_ms);
     cell.posts += 1;
     if (followers > 0) cell.reach += followers;
+    const int64_t kinds[] = {engagement.likes, engagement.reposts, engagement.replies, engagement.quotes};
+    for (int k = 0; k < 4; ++k) {
+      if (kinds[k] > 0) cell.engagement[k] += kinds[k];
+    }
   }
   // A new post counted for one of `campaign`'s terms.
   void NewTermPost(std::string_view campaign, std::string_view term, Platform platform,
@@ -365,8 +370,9 @@ Result<PageOutcome> Ingester::Apply(const std::vector<Post>& posts,
   key_rank.reserve(unique.size());
   Deltas d;
   // Earliest creation time wins: backfilled pages may bring older mentions after newer ones.
+  std::string key;  // reused by mark()
   auto mark = [&](const char* name, const std::string& pm, const std::string& campaign, int64_t ms) {
-    const std::string key = CounterKey{name, {{"policymaker", pm}, {"campaign", campaign}}}.Encode();
+    CounterKey::EncodeTo(&key, name, {{"policymaker", pm}, {"campaign", campaign}});
     const int64_t s = FloorDiv(ms, 1000);
     auto it = batch.marks.find(key);
     const int64_t current = it != batch.marks.end() ? it->second
@@ -442,9 +448,8 @@ Result<PageOutcome> Ingester::Apply(const std::vector<Post>& posts,
     }
 
     const int64_t created = post.created_at_ms;
-    for (const auto& c : m.campaigns) d.NewPost(c, post.platform, created, post.author_followers);
+    for (const auto& c : m.campaigns) d.NewPost(c, post.platform, created, post.author_followers, post.engagement);
     for (const auto& [c, term] : m.terms) d.NewTermPost(c, term, post.platform, created);
-    d.AddEngagement(m.campaigns, post.platform, created, post.engagement);
     for (const auto& pm : m.mentioned_policymakers) {
       for (const auto& c : m.campaigns) mark(kFirstMentionTimestamp, pm, c, created);
       if (m.campaigns.empty()) {
