@@ -12,8 +12,14 @@ constexpr char AsciiLower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<ch
 
 inline void AppendAsciiLower(std::string& out, std::string_view s) {
   const size_t start = out.size();
-  out.append(s);
-  for (size_t i = start; i < out.size(); ++i) out[i] = AsciiLower(out[i]);
+  out.resize(start + s.size());
+  // Without a branch, over plain pointers: the compiler vectorizes it (a post's text is
+  // lower-cased for keyword matching, a million times in an import).
+  char* to = out.data() + start;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    to[i] = static_cast<char>(c + (static_cast<unsigned char>(c - 'A') < 26 ? 32 : 0));
+  }
 }
 
 inline std::string AsciiLower(std::string_view s) {
