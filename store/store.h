@@ -173,8 +173,10 @@ struct OpenOptions {
   // family and key prefix) and ingests them in one atomic step, skipping the memtables and the
   // write-ahead log; a small one goes through the log as usual (commit.cc). Either way, after a
   // crash the store holds the batches committed up to some point, each whole, and none after it.
-  // Batches should be large (tens of thousands of posts): each is a set of files. Never for
-  // chorusd: its pages are small, and it reads what it writes at once.
+  // Batches should be large (tens of thousands of posts): each is a set of files. A store that
+  // held no posts when opened so is only searched for the posts the bulk writer has committed
+  // since (FindPosts; store/written_keys.h): nothing else may write it meanwhile, which its lock
+  // ensures. Never for chorusd: its pages are small, and it reads what it writes at once.
   bool bulk_load = false;
   Retention retention;
   // The clock retention is measured against (unix seconds); the system clock when unset.
