@@ -350,19 +350,26 @@ Result<PageOutcome> Ingester::Apply(const std::vector<Post>& posts,
     }
   }
 
-  // New posts are matched up front, so a reply whose campaign post is new in this same page (a
-  // thread served together, in whichever order) finds that post's campaigns as it would a stored
-  // one's.
-  std::vector<std::optional<analytics::Match>> matches(unique.size());
-  for (size_t i = 0; i < unique.size(); ++i) {
-    const Post& post = *unique[i];
+  // A new post's match; none for one created before the posts retention.
+  auto evaluate = [&](const Post& post) -> std::optional<analytics::Match> {
+    if (post_retention_ms_ > 0 && post.created_at_ms < now_ms - post_retention_ms_) return std::nullopt;
+    return matcher_->Evaluate(post);
+  };
+  // When the page replies to or quotes anything, its new posts are matched up front, so a reply
+  // whose campaign post is new in this same page (a thread served together, in whichever order)
+  // finds that post's campaigns as it would a stored one's. Otherwise each is matched as it is
+  // stored, in the one pass that reads it (a bulk batch's 100,000 posts are long out of the cache
+  // by the second pass).
+  const bool match_up_front = !parent_keys.empty();
+  std::vector<std::optional<analytics::Match>> matches(match_up_front ? unique.size() : 0);
+  for (size_t i = 0; match_up_front && i < unique.size(); ++i) {
     if (existing[i]) continue;
-    if (post_retention_ms_ > 0 && post.created_at_ms < now_ms - post_retention_ms_) continue;
-    matches[i] = matcher_->Evaluate(post);
-    if (!parent_keys.empty() && matches[i]->relevant() && !matches[i]->campaigns.empty()) {
-      parent_campaigns.try_emplace(post.key, matches[i]->campaigns);
+    matches[i] = evaluate(*unique[i]);
+    if (matches[i] && matches[i]->relevant() && !matches[i]->campaigns.empty()) {
+      parent_campaigns.try_emplace(unique[i]->key, matches[i]->campaigns);
     }
   }
+  std::optional<analytics::Match> matched_here;  // a post's match, when not matched up front
 
   store::Batch batch;
   batch.posts.reserve(unique.size());
@@ -429,11 +436,12 @@ Result<PageOutcome> Ingester::Apply(const std::vector<Post>& posts,
       continue;
     }
 
-    if (!matches[i]) {  // created before the posts retention
+    std::optional<analytics::Match>& match = match_up_front ? matches[i] : (matched_here = evaluate(post));
+    if (!match) {  // created before the posts retention
       ++out.expired_posts;
       continue;
     }
-    analytics::Match& m = *matches[i];
+    analytics::Match& m = *match;
     if (!m.relevant()) {
       ++out.irrelevant_posts;
       continue;
