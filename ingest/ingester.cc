@@ -446,7 +446,8 @@ Result<PageOutcome> Ingester::Apply(const std::vector<Post>& posts,
       ++out.irrelevant_posts;
       continue;
     }
-    store::StoredPost sp;
+    // Built where it is stored: `batch.posts` has room for every unique post, so it never moves.
+    store::StoredPost& sp = batch.posts.emplace_back();
     sp.first_seen_ms = sp.last_seen_ms = now_ms;
     sp.terms.reserve(m.terms.size());
     for (const auto& [campaign, term] : m.terms) {
@@ -506,7 +507,6 @@ Result<PageOutcome> Ingester::Apply(const std::vector<Post>& posts,
       sp.campaigns = std::move(m.campaigns);
       sp.policymakers = std::move(m.mentioned_policymakers);
     }
-    batch.posts.push_back(std::move(sp));
     key_rank.push_back(distinct.key_of[i]);
     ++out.new_posts;
   }

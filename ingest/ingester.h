@@ -43,7 +43,8 @@ struct NewPostEvent {
   const std::vector<std::string>& responded_campaigns;
 };
 // Called under the ingester's lock for every new post, before the page commits; whatever it adds
-// to `batch` (alert outbox entries) commits atomically with the post.
+// to `batch` (alert outbox entries) commits atomically with the post. It must not add posts:
+// `event.post` is the batch's own entry, built in place.
 using NewPostHook = std::function<void(const NewPostEvent& event, int64_t now_ms, store::Batch& batch)>;
 
 struct PageOutcome {
