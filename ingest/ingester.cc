@@ -72,7 +72,6 @@ class Deltas {
     // encoded once and ranked by its key, and the cells' values become (series, minute) buckets
     // sorted as integers, where a hash table of a hundred thousand string keys had to be built,
     // walked and parsed back by the commit.
-    store::SortedSeriesDeltas& out = batch.sorted_series_deltas;
     std::vector<std::string> prefixes;                // by series id
     std::unordered_map<uint64_t, uint32_t> series_id;  // (metric, platform, campaign, term) -> id
     auto series_of = [&](uint32_t metric, const CellKey& at, uint32_t term) {
@@ -86,10 +85,10 @@ class Deltas {
       }
       return it->second;
     };
-    out.buckets.clear();
-    out.buckets.reserve(7 * cells_.size());
+    std::vector<store::SortedSeriesDeltas::Bucket> buckets;  // `prefix`: the series id
+    buckets.reserve(7 * cells_.size());
     auto bucket = [&](uint32_t metric, const CellKey& at, uint32_t term, int64_t v) {
-      if (v > 0) out.buckets.push_back({series_of(metric, at, term), at.minute, v});
+      if (v > 0) buckets.push_back({series_of(metric, at, term), at.minute, v});
     };
     // The counters are the series' sums over all minutes: summed per labels first, then encoded
     // once each (a few hundred a batch) rather than once per cell.
@@ -114,16 +113,7 @@ class Deltas {
     }
     // A cell is one (campaign, platform, term, minute) and each of its metrics a series of its
     // own, so every (series, minute) occurs once.
-    std::vector<std::string_view> views(prefixes.begin(), prefixes.end());
-    const std::vector<uint32_t> order = SortedOrder(views);
-    const std::vector<uint32_t> rank = RanksOf(order);
-    out.prefixes.clear();
-    out.prefixes.reserve(order.size());
-    for (const uint32_t id : order) out.prefixes.push_back(std::move(prefixes[id]));
-    for (auto& b : out.buckets) b.prefix = rank[b.prefix];
-    std::sort(out.buckets.begin(), out.buckets.end(), [](const auto& a, const auto& b) {
-      return a.prefix != b.prefix ? a.prefix < b.prefix : a.minute < b.minute;
-    });
+    batch.sorted_series_deltas = store::SortSeriesBuckets(std::move(prefixes), std::move(buckets));
     for (const auto& [at, cell] : totals) {
       const std::string_view campaign = names_[at.campaign];
       const std::string_view platform = PlatformName(at.platform);

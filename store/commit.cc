@@ -246,13 +246,13 @@ void SortByGroupThen(std::vector<T>& items, size_t groups, const Group& group, c
 // (ranked by their prefixes, "<metric>\x1f<campaign>\x1f<platform>\x1f<term>\x1f", none of which
 // is a prefix of another), then time; a bucket in both sums its deltas.
 SortedSeriesDeltas SortSeriesDeltas(const Batch& batch) {
-  std::vector<std::string_view> prefixes;
-  std::unordered_map<std::string_view, uint32_t> prefix_of;
+  std::vector<std::string> prefixes;
+  std::unordered_map<std::string_view, uint32_t> prefix_of;  // views of the keys it was added from
   std::vector<SortedSeriesDeltas::Bucket> buckets;
   buckets.reserve(batch.series_deltas.size() + batch.sorted_series_deltas.buckets.size());
   auto add = [&](std::string_view prefix, int64_t minute, int64_t delta) {
     auto [it, inserted] = prefix_of.try_emplace(prefix, static_cast<uint32_t>(prefixes.size()));
-    if (inserted) prefixes.push_back(prefix);
+    if (inserted) prefixes.emplace_back(prefix);
     buckets.push_back({it->second, minute, delta});
   };
   for (const auto& [k, v] : batch.series_deltas) {
@@ -262,24 +262,7 @@ SortedSeriesDeltas SortSeriesDeltas(const Batch& batch) {
   }
   const SortedSeriesDeltas& also = batch.sorted_series_deltas;
   for (const auto& b : also.buckets) add(also.prefixes[b.prefix], b.minute, b.delta);
-  const std::vector<uint32_t> order = SortedOrder(prefixes);
-  const std::vector<uint32_t> rank = RanksOf(order);
-  for (auto& b : buckets) b.prefix = rank[b.prefix];
-  std::sort(buckets.begin(), buckets.end(), [](const auto& a, const auto& b) {
-    return a.prefix != b.prefix ? a.prefix < b.prefix : a.minute < b.minute;
-  });
-  SortedSeriesDeltas out;
-  out.prefixes.reserve(order.size());
-  for (const uint32_t i : order) out.prefixes.emplace_back(prefixes[i]);
-  for (const auto& b : buckets) {
-    auto* last = out.buckets.empty() ? nullptr : &out.buckets.back();
-    if (last && last->prefix == b.prefix && last->minute == b.minute) {
-      last->delta += b.delta;
-    } else {
-      out.buckets.push_back(b);
-    }
-  }
-  return out;
+  return SortSeriesBuckets(std::move(prefixes), std::move(buckets));
 }
 
 // Everything `batch` writes, family by family, each family's keys in ascending order: RocksDB
@@ -524,6 +507,29 @@ Result<void> Store::Commit(const Batch& batch) {
   if (!s.ok()) return Fail(StorageError("cannot commit page", s));
   NoteWrittenPosts(batch);
   return {};
+}
+
+SortedSeriesDeltas SortSeriesBuckets(std::vector<std::string> prefixes,
+                                     std::vector<SortedSeriesDeltas::Bucket> buckets) {
+  std::vector<std::string_view> views(prefixes.begin(), prefixes.end());
+  const std::vector<uint32_t> order = SortedOrder(views);
+  const std::vector<uint32_t> rank = RanksOf(order);
+  for (auto& b : buckets) b.prefix = rank[b.prefix];
+  std::sort(buckets.begin(), buckets.end(), [](const auto& a, const auto& b) {
+    return a.prefix != b.prefix ? a.prefix < b.prefix : a.minute < b.minute;
+  });
+  SortedSeriesDeltas out;
+  out.prefixes.reserve(order.size());
+  for (const uint32_t i : order) out.prefixes.push_back(std::move(prefixes[i]));
+  out.buckets.reserve(buckets.size());
+  for (const auto& b : buckets) {
+    if (!out.buckets.empty() && out.buckets.back().prefix == b.prefix && out.buckets.back().minute == b.minute) {
+      out.buckets.back().delta += b.delta;
+    } else {
+      out.buckets.push_back(b);
+    }
+  }
+  return out;
 }
 
 void Store::NoteWrittenPosts(const Batch& batch) {

@@ -124,6 +124,10 @@ struct SortedSeriesDeltas {
   };
   std::vector<Bucket> buckets;  // ascending by (prefix, minute), each pair once
 };
+// Puts `prefixes` (distinct) in byte order and `buckets`, whose `prefix` indexes them, in
+// (prefix, minute) order, summing the deltas of a pair given more than once.
+SortedSeriesDeltas SortSeriesBuckets(std::vector<std::string> prefixes,
+                                     std::vector<SortedSeriesDeltas::Bucket> buckets);
 
 // Everything one page changes, applied atomically.
 struct Batch {
