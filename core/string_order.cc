@@ -5,6 +5,8 @@
 #include <numeric>
 #include <string>
 
+#include "core/radix_sort.h"
+
 namespace chorus {
 namespace {
 
@@ -68,32 +70,11 @@ class Sorter {
   }
 
  private:
-  // Stable LSD radix sort by (bytes, len): the length first, then the word's bytes from the
-  // least significant; digits every item shares are skipped.
+  // Stable by (bytes, len): the length is the least significant digit, then the word's bytes.
   static void RadixByWord(Item* a, size_t n, Item* scratch) {
-    constexpr int kDigits = 9;  // the length, then bytes 0 (least significant) .. 7
-    auto digit = [](const Item& it, int d) -> size_t {
+    RadixSort<9>(a, n, scratch, [](const Item& it, int d) -> size_t {
       return d == 0 ? it.len : (it.bytes >> (8 * (d - 1))) & 0xff;
-    };
-    size_t counts[kDigits][256] = {};
-    for (size_t i = 0; i < n; ++i) {
-      ++counts[0][a[i].len];
-      for (int d = 1; d < kDigits; ++d) ++counts[d][(a[i].bytes >> (8 * (d - 1))) & 0xff];
-    }
-    Item* from = a;
-    Item* to = scratch;
-    for (int d = 0; d < kDigits; ++d) {
-      if (counts[d][digit(a[0], d)] == n) continue;  // every item has this digit
-      size_t at = 0;
-      for (size_t& c : counts[d]) {
-        const size_t here = c;
-        c = at;
-        at += here;
-      }
-      for (size_t i = 0; i < n; ++i) to[counts[d][digit(from[i], d)]++] = from[i];
-      std::swap(from, to);
-    }
-    if (from != a) std::copy(from, from + n, a);
+    });
   }
 
   void SortByComparison(Item* a, size_t n, size_t depth) {
