@@ -36,27 +36,17 @@ class Deltas {
     Cell& cell = At(campaign, "", platform, created_ms);
     cell.posts += 1;
     if (followers > 0) cell.reach += followers;
-    const int64_t kinds[] = {engagement.likes, engagement.reposts, engagement.replies, engagement.quotes};
-    for (int k = 0; k < 4; ++k) {
-      if (kinds[k] > 0) cell.engagement[k] += kinds[k];
-    }
+    AddKinds(cell, engagement);
   }
   // A new post counted for one of `campaign`'s terms.
   void NewTermPost(std::string_view campaign, std::string_view term, Platform platform,
                    int64_t created_ms) {
     At(campaign, term, platform, created_ms).posts += 1;
   }
-  // Engagement a post of `campaigns` gained (its first sight's, or growth since).
+  // Engagement an already stored post of `campaigns` gained since it was last seen.
   void AddEngagement(const std::vector<std::string>& campaigns, Platform platform, int64_t created_ms,
                      const Engagement& delta) {
-    const int64_t kinds[] = {delta.likes, delta.reposts, delta.replies, delta.quotes};
-    if (std::none_of(std::begin(kinds), std::end(kinds), [](int64_t v) { return v > 0; })) return;
-    for (const auto& c : campaigns) {
-      Cell& cell = At(c, "", platform, created_ms);
-      for (int k = 0; k < 4; ++k) {
-        if (kinds[k] > 0) cell.engagement[k] += kinds[k];
-      }
-    }
+    for (const auto& c : campaigns) AddKinds(At(c, "", platform, created_ms), delta);
   }
 
   // Writes the page's sums into `batch` (the page's own: its sorted series deltas are these
@@ -158,6 +148,13 @@ class Deltas {
     int64_t engagement[4] = {};  // likes, reposts, replies, quotes
   };
 
+  // Each kind's positive part into the cell's engagement (likes, reposts, replies, quotes).
+  static void AddKinds(Cell& cell, const Engagement& e) {
+    const int64_t kinds[] = {e.likes, e.reposts, e.replies, e.quotes};
+    for (int k = 0; k < 4; ++k) {
+      if (kinds[k] > 0) cell.engagement[k] += kinds[k];
+    }
+  }
   static void Add(std::unordered_map<std::string, int64_t>& sums, const std::string& key, int64_t d) {
     if (auto it = sums.find(key); it != sums.end()) {
       it->second += d;
