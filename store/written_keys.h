@@ -32,11 +32,9 @@ class WrittenKeys {
     for (size_t i = 0; i < n; ++i) fps[i] = Fingerprint(get(i));
     for (size_t i = 0; i < n; ++i) {
       if (i + kAhead < n) __builtin_prefetch(&slots_[Home(fps[i + kAhead])], 1);
-      size_t at = Home(fps[i]);
-      for (; slots_[at] != 0 && slots_[at] != fps[i]; at = (at + 1) & Mask()) {
-      }
-      if (slots_[at] == 0) {
-        slots_[at] = fps[i];
+      uint32_t& slot = slots_[Find(fps[i])];
+      if (slot == 0) {
+        slot = fps[i];
         ++count_;
       }
     }
@@ -55,19 +53,10 @@ class WrittenKeys {
     out->assign(n, false);
     for (size_t i = 0; i < n; ++i) {
       if (i + kAhead < n) __builtin_prefetch(&slots_[Home(fps[i + kAhead])]);
-      for (size_t at = Home(fps[i]); slots_[at] != 0; at = (at + 1) & Mask()) {
-        if (slots_[at] == fps[i]) {
-          (*out)[i] = true;
-          break;
-        }
-      }
+      (*out)[i] = slots_[Find(fps[i])] != 0;
     }
   }
-  bool MayContain(std::string_view key) const {
-    std::vector<bool> out;
-    MayContainEach({key}, &out);
-    return out[0];
-  }
+  bool MayContain(std::string_view key) const { return slots_[Find(Fingerprint(key))] != 0; }
 
   // Fingerprints held: the keys added, less the few that share one.
   size_t size() const { return count_; }
@@ -87,6 +76,12 @@ class WrittenKeys {
   size_t Mask() const { return slots_.size() - 1; }
   // A fingerprint's first slot: its top bits, spread (open addressing with linear probing).
   size_t Home(uint32_t fp) const { return (uint64_t{fp} * 0x9E3779B97F4A7C15ULL >> 32) & Mask(); }
+  // The slot holding `fp`, or the empty one where it would go.
+  size_t Find(uint32_t fp) const {
+    size_t at = Home(fp);
+    while (slots_[at] != 0 && slots_[at] != fp) at = (at + 1) & Mask();
+    return at;
+  }
 
   // At most half full: a miss (the usual lookup here) probes 2.5 slots on average, mostly in one
   // cache line.
@@ -94,10 +89,7 @@ class WrittenKeys {
     std::vector<uint32_t> old(slots_.size() * 2, 0);
     old.swap(slots_);
     for (const uint32_t fp : old) {
-      if (fp == 0) continue;
-      size_t at = Home(fp);
-      while (slots_[at] != 0) at = (at + 1) & Mask();
-      slots_[at] = fp;
+      if (fp != 0) slots_[Find(fp)] = fp;  // distinct: Find stops at an empty slot
     }
   }
 
