@@ -5,7 +5,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cstring>
 
 namespace chorus::daemon {
@@ -13,13 +12,6 @@ namespace {
 
 // Read pages are given back in steps of this many bytes: a few madvise calls per gigabyte.
 constexpr size_t kReleaseStep = 64u << 20;
-// Pages are mapped ahead of the reading this many bytes at a time, in one call (Linux 5.14's
-// MADV_POPULATE_READ), rather than by a page fault every 16 pages: ~16,000 faults a gigabyte,
-// each a trap into the kernel that costs more in a VM.
-constexpr size_t kPopulateStep = 4u << 20;
-#ifndef MADV_POPULATE_READ
-#define MADV_POPULATE_READ 22
-#endif
 
 }  // namespace
 
@@ -62,12 +54,6 @@ ArchiveLines::~ArchiveLines() {
 bool ArchiveLines::Next(std::string_view* line, size_t* readable) {
   if (map_) {
     if (at_ >= size_) return false;
-    if (populate_ && at_ + kPopulateStep / 2 >= populated_ && populated_ < size_) {
-      const size_t len = std::min(kPopulateStep, size_ - populated_);
-      // Advice: on an older kernel (EINVAL) the pages fault in as they are read.
-      populate_ = ::madvise(const_cast<char*>(map_) + populated_, len, MADV_POPULATE_READ) == 0;
-      populated_ += len;
-    }
     const char* start = map_ + at_;
     const void* nl = std::memchr(start, '\n', size_ - at_);
     const size_t len = nl ? static_cast<size_t>(static_cast<const char*>(nl) - start) : size_ - at_;

@@ -47,8 +47,6 @@ class ArchiveLines {
   size_t size_ = 0;
   size_t at_ = 0;        // offset of the next line
   size_t released_ = 0;  // pages before this offset were given back
-  size_t populated_ = 0; // pages before this offset were mapped ahead of the reading
-  bool populate_ = true; // false once the kernel refused to map ahead
   size_t page_ = 4096;   // the system's page size
   // Stream.
   std::ifstream in_;
